@@ -1,0 +1,20 @@
+"""infoflow: information flow in noisy neural networks.
+
+The public API, re-exported; the machinery lives in the submodules.
+"""
+
+from infoflow.entropy import sp_entropy
+from infoflow.inputs import DiscreteUniform, Gaussian, GaussianMixture, ThresholdLabels
+from infoflow.networks import NoisyMLP, seed_network
+
+__all__ = [
+    "sp_entropy",
+    "NoisyMLP",
+    "seed_network",
+    "DiscreteUniform",
+    "Gaussian",
+    "GaussianMixture",
+    "ThresholdLabels",
+]
+
+__version__ = "0.1.0"
