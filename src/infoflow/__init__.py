@@ -4,11 +4,15 @@ The public API, re-exported; the machinery lives in the submodules.
 """
 
 from infoflow.entropy import sp_entropy
+from infoflow.estimators import InformationMeasurement, measure_information, mutual_information
 from infoflow.inputs import DiscreteUniform, Gaussian, GaussianMixture, ThresholdLabels
 from infoflow.networks import NoisyMLP, seed_network
 
 __all__ = [
     "sp_entropy",
+    "mutual_information",
+    "measure_information",
+    "InformationMeasurement",
     "NoisyMLP",
     "seed_network",
     "DiscreteUniform",
