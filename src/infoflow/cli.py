@@ -1,0 +1,171 @@
+"""The ``infoflow`` command: argument parsing and one-line errors, nothing else.
+
+    infoflow run CONFIG_OR_NAME --out DIR [--force | --resume] [--seeds K] [--no-progress]
+    infoflow show NAME
+    infoflow plot RUN_DIR
+    infoflow reproduce [fig2 ...] --out DIR [--seeds K] [--no-progress]
+
+Every error a user can cause (bad config, bad arguments, an occupied output folder, a diverging
+run) prints one line, ``infoflow: error: ...``, on stderr and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shlex
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from infoflow.experiments import (
+    load_config,
+    run_experiment,
+    shipped_config_text,
+    shipped_experiments,
+    with_seeds,
+)
+from infoflow.training import TrainingDiverged
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """A command-line mistake caught by the parser."""
+
+
+class UnavailableError(Exception):
+    """A subcommand whose module is not installed."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors become one line (argparse prints usage plus a line)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1; got {value}")
+    return value
+
+
+# ----------------------------------------------------------------------------------------------
+# Subcommands
+# ----------------------------------------------------------------------------------------------
+
+
+def _lazy(module_name: str, attribute: str) -> Any:
+    """Return ``module.attribute``, imported only when its subcommand runs (matplotlib is slow)."""
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, attribute)
+    except (ImportError, AttributeError) as error:
+        raise UnavailableError(f"{module_name}.{attribute} is not available in this installation ({error})") from None
+
+
+def _command_run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.seeds is not None:
+        config = with_seeds(config, args.seeds)
+    run_dir = run_experiment(
+        config,
+        args.out,
+        force=args.force,
+        resume=args.resume,
+        progress=not args.no_progress,
+        command=shlex.join(["infoflow", *args.argv]),
+    )
+    print(run_dir)
+    return 0
+
+
+def _command_show(args: argparse.Namespace) -> int:
+    sys.stdout.write(shipped_config_text(args.name))
+    return 0
+
+
+def _command_plot(args: argparse.Namespace) -> int:
+    plot_run = _lazy("infoflow.plots", "plot_run")
+    for path in plot_run(args.run_dir) or []:
+        print(path)
+    return 0
+
+
+def _command_reproduce(args: argparse.Namespace) -> int:
+    reproduce = _lazy("infoflow.reproduce", "reproduce")
+    names = args.names or shipped_experiments()
+    options = {"progress": not args.no_progress}
+    if args.seeds is not None:
+        options["seeds"] = args.seeds  # otherwise reproduce's own default
+    result = reproduce(names, args.out, **options)
+    if result is not None:
+        print(result)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the ``infoflow`` argument parser, one subparser per subcommand."""
+    parser = _Parser(prog="infoflow", description="Information flow in noisy neural networks.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    run = commands.add_parser("run", help="train an experiment and record its information flow into a run folder")
+    run.add_argument("config", metavar="CONFIG_OR_NAME", help="a shipped experiment (e.g. fig2) or a TOML config file")
+    run.add_argument("--out", required=True, metavar="DIR", help="the run folder to write (absent or empty, unless --force/--resume)")
+    overwrite = run.add_mutually_exclusive_group()
+    overwrite.add_argument("--force", action="store_true", help="replace an existing infoflow run in DIR")
+    overwrite.add_argument("--resume", action="store_true", help="continue the run in DIR from its last checkpoint")
+    run.add_argument("--seeds", type=_positive_int, metavar="K", help="run seeds 0..K-1 instead of the config's seeds")
+    run.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    run.set_defaults(handler=_command_run)
+
+    show = commands.add_parser("show", help="print a shipped experiment's TOML")
+    show.add_argument("name", metavar="NAME", help=f"one of {', '.join(shipped_experiments())}")
+    show.set_defaults(handler=_command_show)
+
+    plot = commands.add_parser("plot", help="draw a run folder's figures into RUN_DIR/figures")
+    plot.add_argument("run_dir", metavar="RUN_DIR")
+    plot.set_defaults(handler=_command_plot)
+
+    reproduce = commands.add_parser("reproduce", help="run the seed's experiments, then plots, claims and a report")
+    reproduce.add_argument("names", nargs="*", metavar="NAME", help="experiments to run (default: all shipped)")
+    reproduce.add_argument("--out", required=True, metavar="DIR", help="writes DIR/fig2 ... and the report")
+    reproduce.add_argument("--seeds", type=_positive_int, metavar="K", help="run seeds 0..K-1")
+    reproduce.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    reproduce.set_defaults(handler=_command_reproduce)
+    return parser
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``infoflow`` command and return its exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser().parse_args(arguments)
+        args.argv = arguments
+        return args.handler(args)
+    except UsageError as error:
+        print(f"infoflow: error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ValueError, OSError, TrainingDiverged, UnavailableError) as error:
+        # ConfigError is a ValueError; FileExistsError an OSError.
+        print(f"infoflow: error: {_one_line(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("infoflow: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
