@@ -227,6 +227,17 @@ def test_monte_carlo_memory_stays_bounded_for_large_n() -> None:
 # ------------------------------------------------------------------------------------------ interface
 
 
+def test_huge_ranges_stay_exact() -> None:
+    # 1e6 beta apart: "auto" falls back to Monte Carlo (the grid would be too large), whose
+    # exponent switches to exact differences; three far-apart points give log 3 exactly, because
+    # every cross term underflows to 0.
+    far = np.array([0.0, 5e4, 3e4])
+    expected = math.log(3) + gaussian_entropy(1, BETA)
+    assert sp_entropy(far, BETA, method="quadrature") == pytest.approx(expected, abs=1e-9)
+    value, std_error = sp_entropy(far * 1e3, BETA, return_std_error=True)
+    assert abs(value - expected) < 4 * std_error + 1e-9
+
+
 def test_auto_picks_quadrature_up_to_two_dimensions() -> None:
     points = np.random.default_rng(1).normal(size=(50, 2))
     assert sp_entropy(points, BETA) == sp_entropy(points, BETA, method="quadrature")
@@ -266,6 +277,8 @@ def test_float32_and_integer_samples_are_accepted() -> None:
         ([0.0, 1.0], BETA, {"method": "simpson"}, "method"),
         (np.zeros((4, 3)), BETA, {"method": "quadrature"}, "dimension 1 or 2"),
         (np.zeros((4, 3)), BETA, {"method": "monte_carlo", "n_noise": 0}, "n_noise"),
+        ([0.0, 1e30], BETA, {}, "float64 cannot resolve"),
+        ([0.0, 1e7], BETA, {"method": "quadrature"}, "use method='monte_carlo'"),
     ],
 )
 def test_bad_input_raises_a_clear_value_error(samples, beta, kwargs, message) -> None:

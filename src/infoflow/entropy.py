@@ -42,6 +42,9 @@ MAX_GRID_POINTS = 20_000_000
 BLOCK_BYTES = 128 * 2**20
 
 DEFAULT_TARGET_STD_ERROR = 0.01
+# Samples farther than this many beta from their mean are refused: float64 keeps ~16 digits, so
+# adding noise of size beta to such values would lose more than ~1e-7 of it.
+MAX_SPREAD = 1e9
 
 
 @dataclass(frozen=True)
@@ -168,6 +171,12 @@ def sp_entropy(
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     dim = points.shape[-1]
+    spread = float((points - points.mean(dim=1, keepdim=True)).abs().amax()) / beta
+    if spread > MAX_SPREAD:
+        raise ValueError(
+            f"samples lie up to {spread:.3g} beta from their mean; beyond {MAX_SPREAD:.0e} beta float64 "
+            "cannot resolve noise of size beta: rescale the samples or raise beta"
+        )
     if method == "quadrature" and dim > 2:
         raise ValueError(f"method='quadrature' supports dimension 1 or 2; got d={dim} (use 'monte_carlo')")
     use_quadrature = method == "quadrature" or (method == "auto" and dim <= 2 and _grid_is_workable(points, beta))
@@ -193,7 +202,9 @@ def _grid_points_per_axis(points: torch.Tensor, beta: float) -> torch.Tensor:
     """Return the grid size needed per set and axis, shape (B, d)."""
     span = points.amax(dim=1) - points.amin(dim=1)
     step = STEP_RATIO * beta
-    return torch.ceil((span + 2 * PADDING * beta) / step).to(torch.int64) + 1
+    # Clamp in floating point first: a span of 1e30 beta must read as "too large", not overflow.
+    points_needed = torch.ceil((span + 2 * PADDING * beta) / step).clamp(max=2.0**40)
+    return points_needed.to(torch.int64) + 1
 
 
 def _grid_is_workable(points: torch.Tensor, beta: float) -> bool:
@@ -403,6 +414,8 @@ def dense_quadrature_entropy(points: torch.Tensor, beta: float, step_ratio: floa
 # Entries of one (rows x n) tile of kernel evaluations; 2**21 float64 = 16 MiB stays in cache-sized
 # blocks and bounds memory whatever n is.
 TILE_ENTRIES = 2**19
+# Largest |s - mean| / beta for which the Monte-Carlo exponent may use the dot-product expansion.
+EXPANSION_LIMIT = 2.0e4
 
 
 def _neg_log_density_at_noisy_points(centres: torch.Tensor, noise: torch.Tensor, beta: float) -> torch.Tensor:
@@ -438,11 +451,20 @@ def _neg_log_density_at_noisy_points(centres: torch.Tensor, noise: torch.Tensor,
     row_sums = torch.empty(n_sets, rows, dtype=points.dtype, device=points.device)
     tile_rows = max(1, TILE_ENTRIES // (n * n_sets))
     right_t = right.transpose(1, 2).contiguous()
+    # The expansion |t|^2 + |s|^2 - 2 t.s loses ~eps * max|s/beta|^2 to cancellation; beyond
+    # EXPANSION_LIMIT beta from the set's mean that would exceed ~1e-7 in the exponent, so such
+    # (rare, huge-range) sets take exact differences instead, at a few times the cost.
+    exact_differences = float(scaled_points.abs().amax()) > EXPANSION_LIMIT
     exponent = torch.empty(n_sets, min(tile_rows, rows), n, dtype=points.dtype, device=points.device)
     for start in range(0, rows, tile_rows):
         stop = min(rows, start + tile_rows)
         tile = exponent[:, : stop - start]
-        torch.bmm(left[:, start:stop], right_t, out=tile)
+        if exact_differences:
+            difference = scaled_points[:, start:stop].unsqueeze(2) - scaled_centres.unsqueeze(1)
+            torch.sum(difference.square_(), dim=-1, out=tile)
+            tile.mul_(-0.5).add_(0.5 * (noise[:, start:stop] ** 2).sum(-1, keepdim=True))
+        else:
+            torch.bmm(left[:, start:stop], right_t, out=tile)
         torch.sum(tile.exp_(), dim=-1, out=row_sums[:, start:stop])
     return log_norm + 0.5 * (noise**2).sum(-1) - torch.log(row_sums)
 
