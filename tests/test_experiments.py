@@ -96,23 +96,24 @@ def test_shipped_configs_load_and_round_trip(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "preset", "lr", "n_inputs", "batch"),
+    ("name", "preset", "lr", "n_inputs"),
     [
-        ("fig2", "tanh", 0.0005, 100, None),
-        ("fig3", "leaky-leaky", 0.0001, 200, 200),
-        ("fig4", "tanh-tanh", 0.005, 500, 100),
-        ("fig5", "leaky-tanh", 0.005, 500, 100),
-        ("fig6", "tanh", 0.0001, 500, 200),
+        ("fig2", "tanh", 0.0005, 100),
+        ("fig3", "leaky-leaky", 0.0001, 200),
+        ("fig4", "tanh-tanh", 0.005, 500),
+        ("fig5", "leaky-tanh", 0.005, 500),
+        ("fig6", "tanh", 0.0001, 500),
     ],
 )
-def test_shipped_configs_follow_the_seed(name: str, preset: str, lr: float, n_inputs: int, batch: int | None) -> None:
+def test_shipped_configs_follow_the_seed(name: str, preset: str, lr: float, n_inputs: int) -> None:
+    # What the seed fixes (MISSION.md section 3); set sizes, batch sizes, epochs and momentum are
+    # our documented choices.
     config = load_config(name)
     assert config.network.preset == preset and config.network.init == "seed" and config.network.beta == 0.05
-    assert config.training.learning_rate == lr and config.training.momentum == 0.0 and config.training.loss == "mse"
+    assert config.training.learning_rate == lr and config.training.loss == "mse"
+    assert 0.0 <= config.training.momentum < 1.0
     assert config.estimation.n_inputs == n_inputs
     assert config.estimation.n_samples == 1000 and config.estimation.n_conditional == 1000
-    if batch is not None:
-        assert config.training.batch_size == batch and config.training.train_size == 1000
     if name == "fig2":
         assert config.training.lr_drop_accuracy is None
     else:
