@@ -530,11 +530,10 @@ def _propagate_repeated(
     clean = first.expand(first.shape[0], n_conditional, first.shape[-1])
     for index in range(net.n_layers):
         if index > 0:
-            clean = net.layer_clean(index, noisy)
+            clean = net.layer_clean(index, noisy_outputs[-1])
         is_last = index == net.n_layers - 1
-        noisy = net.add_noise(clean, generator) if (noisy_last or not is_last) else clean
         clean_outputs.append(clean)
-        noisy_outputs.append(noisy)
+        noisy_outputs.append(net.add_noise(clean, generator) if (noisy_last or not is_last) else clean)
     return clean_outputs, noisy_outputs
 
 

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from infoflow.estimators import ESTIMATORS
+from infoflow.files import TEMPORARY_MARK, write_atomically
 from infoflow.inputs import DiscreteUniform, Gaussian, GaussianMixture, InputDistribution, ThresholdLabels
 from infoflow.networks import ACTIVATIONS, SEED_NETWORKS, NoisyMLP, seed_network
 from infoflow.training import (
@@ -850,24 +851,6 @@ class _RunRecords:
 # ----------------------------------------------------------------------------------------------
 
 
-def _temporary_path(path: Path) -> Path:
-    return path.with_name(f"{path.name}.tmp-{os.getpid()}")
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of one."""
-    temporary = _temporary_path(path)
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
-
-
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
     """Return an .npz archive of ``arrays`` that np.load reads; same arrays, same bytes.
 
@@ -892,7 +875,7 @@ def _read_manifest(run_dir: Path) -> dict[str, Any] | None:
 
 
 def _is_scratch_file(name: str) -> bool:
-    return ".tmp-" in name or ".replaced-" in name
+    return TEMPORARY_MARK in name or ".replaced-" in name
 
 
 def is_run_folder(path: str | os.PathLike[str]) -> bool:
@@ -1100,12 +1083,12 @@ class _RunWriter:
             "per_epoch_mean": None if per_epoch is None else round(per_epoch, 6),
         }
         text = json.dumps(self.manifest, indent=2) + "\n"
-        _write_atomically(self.run_dir / "manifest.json", text.encode("utf-8"))
+        write_atomically(self.run_dir / "manifest.json", text.encode("utf-8"))
 
     def write_records(self, densities: bool = True) -> None:
-        _write_atomically(self.run_dir / "metrics.csv", self.records.csv_text().encode("utf-8"))
+        write_atomically(self.run_dir / "metrics.csv", self.records.csv_text().encode("utf-8"))
         if densities:
-            _write_atomically(self.run_dir / "densities.npz", _npz_bytes(self.records.density_arrays()))
+            write_atomically(self.run_dir / "densities.npz", _npz_bytes(self.records.density_arrays()))
 
     def write_checkpoint(self, seed_index: int, trainer: Trainer | None) -> None:
         state = {
@@ -1119,7 +1102,7 @@ class _RunWriter:
         }
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        _write_atomically(self.run_dir / "checkpoint.pt", buffer.getvalue())
+        write_atomically(self.run_dir / "checkpoint.pt", buffer.getvalue())
 
     def restore(self, checkpoint: dict[str, Any], manifest: dict[str, Any] | None) -> None:
         self.records.load_state(checkpoint["records"])
@@ -1233,7 +1216,7 @@ def _execute(
         writer.restore(start.checkpoint, start.manifest)
         first_seed_index, trainer_state = int(start.checkpoint["seed_index"]), start.checkpoint["trainer"]
         bar.message(f"{config.name}: resuming {run_dir} at seed index {first_seed_index}")
-    _write_atomically(run_dir / "config.toml", config_text.encode("utf-8"))
+    write_atomically(run_dir / "config.toml", config_text.encode("utf-8"))
     writer.write_records()
     writer.write_manifest()
 

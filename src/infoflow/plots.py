@@ -9,7 +9,6 @@ README and report) and SVG (heat maps rasterised inside it, so it stays small).
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 
 from infoflow.claims import RunRecord, read_run
+from infoflow.files import write_atomically
 
 FIGURE_FORMATS = ("png", "svg")
 PNG_DPI = 130
@@ -38,21 +38,6 @@ def _layer_colour(layer: int) -> str:
     return f"C{(layer - 1) % 10}"
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temp file in the same folder, fsync, os.replace)."""
-    path = Path(path)
-    temporary = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        with temporary.open("wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def _render(figure: Figure, extension: str) -> bytes:
     """Return the figure encoded as ``extension`` ("png" or "svg")."""
     buffer = io.BytesIO()
@@ -65,7 +50,7 @@ def _save(figure: Figure, stem: Path) -> list[Path]:
     written = []
     for extension in FIGURE_FORMATS:
         path = stem.parent / f"{stem.name}.{extension}"
-        write_bytes_atomic(path, _render(figure, extension))
+        write_atomically(path, _render(figure, extension))
         written.append(path)
     return written
 
@@ -305,5 +290,5 @@ def plot_comparison(run_dirs: Mapping[str, str | Path] | Iterable[str | Path], o
         axes.set_ylabel("nats")
         axes.legend(fontsize="small", frameon=False)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(out_path, _render(figure, extension))
+    write_atomically(out_path, _render(figure, extension))
     return out_path

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from infoflow.claims import ClaimResult
-from infoflow.plots import write_bytes_atomic
+from infoflow.files import write_atomically
 
 TITLE = "infoflow: reproduction of the seed's Figures 2-6"
 INTRODUCTION = (
@@ -305,6 +305,6 @@ def write_report(
     total_seconds = sum(recorded) if recorded else None
 
     markdown_path, html_path = out_dir / "report.md", out_dir / "report.html"
-    write_bytes_atomic(markdown_path, _markdown(summaries, grouped, total_seconds).encode())
-    write_bytes_atomic(html_path, _html(summaries, grouped, total_seconds).encode())
+    write_atomically(markdown_path, _markdown(summaries, grouped, total_seconds).encode())
+    write_atomically(html_path, _html(summaries, grouped, total_seconds).encode())
     return markdown_path, html_path
