@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_claims import mixture_densities, write_run
+from synthetic_runs import mixture_densities, write_run
 
 from infoflow.plots import plot_comparison, plot_run
 

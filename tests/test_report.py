@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from test_claims import BETA, mixture_densities, write_run
+from synthetic_runs import BETA, mixture_densities, write_run
 
 from infoflow.claims import ClaimResult, SeedOutcome, check_claims
 from infoflow.report import write_report
