@@ -66,3 +66,19 @@ def test_cli_reproduce_unknown_experiment_is_one_line_exit_2(capsys: pytest.Capt
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "fig9" in error and "Traceback" not in error
     assert not (tmp_path / "x").exists()
+
+
+def test_parallel_and_serial_reproductions_are_identical(short_configs: None, tmp_path: Path) -> None:
+    serial = tmp_path / "serial"
+    parallel = tmp_path / "parallel"
+    reproduce_module.reproduce(["fig2", "fig3"], serial, jobs=1, progress=False)
+    reproduce_module.reproduce(["fig2", "fig3"], parallel, jobs=2, progress=False)
+    for name in ("fig2", "fig3"):
+        for file in ("metrics.csv", "densities.npz"):
+            assert (serial / name / file).read_bytes() == (parallel / name / file).read_bytes()
+
+
+def test_bad_jobs_is_refused_before_anything_runs(short_configs: None, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="jobs"):
+        reproduce_module.reproduce(["fig2"], tmp_path / "x", jobs=0, progress=False)
+    assert not (tmp_path / "x").exists()

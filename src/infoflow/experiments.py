@@ -963,6 +963,14 @@ def _prepare_run_folder(run_dir: Path, config: ExperimentConfig, *, force: bool,
     )
 
 
+def check_resumable(config: ExperimentConfig, run_dir: str | os.PathLike[str]) -> None:
+    """Raise (ValueError / FileExistsError) unless ``run_experiment(config, run_dir, resume=True)`` may run.
+
+    Changes nothing on disk; lets a caller with several runs refuse before starting any.
+    """
+    _prepare_run_folder(Path(run_dir), config, force=False, resume=True)
+
+
 # ----------------------------------------------------------------------------------------------
 # Progress on stderr
 # ----------------------------------------------------------------------------------------------
