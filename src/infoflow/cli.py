@@ -4,6 +4,7 @@
     infoflow show NAME
     infoflow plot RUN_DIR
     infoflow reproduce [fig2 ...] --out DIR [--seeds K] [--no-progress]
+    infoflow accuracy --out DIR [--quick] [--force] [--no-progress]
 
 Every error a user can cause (bad config, bad arguments, an occupied output folder, a diverging
 run) prints one line, ``infoflow: error: ...``, on stderr and exits with code 2.
@@ -110,6 +111,12 @@ def _command_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_accuracy(args: argparse.Namespace) -> int:
+    run_accuracy_study = _lazy("infoflow.accuracy", "run_accuracy_study")
+    print(run_accuracy_study(args.out, quick=args.quick, force=args.force, progress=not args.no_progress))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``infoflow`` argument parser, one subparser per subcommand."""
     parser = _Parser(prog="infoflow", description="Information flow in noisy neural networks.")
@@ -140,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--seeds", type=_positive_int, metavar="K", help="run seeds 0..K-1")
     reproduce.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     reproduce.set_defaults(handler=_command_reproduce)
+
+    accuracy = commands.add_parser("accuracy", help="measure SP's bias and SD against the exact MI on the seed's trained networks")
+    accuracy.add_argument("--out", required=True, metavar="DIR", help="writes DIR/accuracy.csv, .md, .png, .svg (DIR absent or empty, unless --force)")
+    accuracy.add_argument("--quick", action="store_true", help="a tiny study in seconds: 2 experiments, n in {100, 300}, 3 repeats")
+    accuracy.add_argument("--force", action="store_true", help="write into a non-empty DIR, replacing only its accuracy.* files")
+    accuracy.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
+    accuracy.set_defaults(handler=_command_accuracy)
     return parser
 
 
