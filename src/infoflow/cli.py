@@ -101,13 +101,15 @@ def _command_plot(args: argparse.Namespace) -> int:
 
 def _command_reproduce(args: argparse.Namespace) -> int:
     reproduce = _lazy("infoflow.reproduce", "reproduce")
-    names = args.names or shipped_experiments()
-    options = {"progress": not args.no_progress}
-    if args.seeds is not None:
-        options["seeds"] = args.seeds  # otherwise reproduce's own default
-    result = reproduce(names, args.out, **options)
-    if result is not None:
-        print(result)
+    report = reproduce(
+        args.names,
+        args.out,
+        seeds=args.seeds,
+        progress=not args.no_progress,
+        command=shlex.join(["infoflow", *args.argv]),
+        jobs=args.jobs,
+    )
+    print(report)
     return 0
 
 
@@ -145,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("names", nargs="*", metavar="NAME", help="experiments to run (default: all shipped)")
     reproduce.add_argument("--out", required=True, metavar="DIR", help="writes DIR/fig2 ... and the report")
     reproduce.add_argument("--seeds", type=_positive_int, metavar="K", help="run seeds 0..K-1")
+    reproduce.add_argument(
+        "--jobs", type=_positive_int, metavar="N", help="experiments run at once (default: one per CPU core)"
+    )
     reproduce.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     reproduce.set_defaults(handler=_command_reproduce)
 
