@@ -101,12 +101,14 @@ def _draw_mi(axes: Axes, run: RunRecord) -> None:
             axes.fill_between(epochs, low, high, color=colour, alpha=0.25, linewidth=0)
         if run.true_mi is not None and np.isfinite(run.true_mi[:, :, layer - 1]).any():
             true_epochs, true_mean, _, _ = _across_seeds(run.true_mi[:, :, layer - 1], run.epochs)
+            # Black on top of the estimate: where they agree the estimate must still show.
             axes.plot(
                 true_epochs,
                 true_mean,
-                color=colour,
-                linestyle="--",
-                linewidth=1.2,
+                color="black",
+                linestyle=(0, (3, 3)),
+                linewidth=0.9,
+                zorder=3,
                 label=f"exact I(X;T_{layer})",
             )
         for index, (name, values) in enumerate(sorted(run.estimator_mi.items())):
