@@ -9,6 +9,7 @@ README and report) and SVG (heat maps rasterised inside it, so it stays small).
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -199,9 +200,10 @@ def _draw_information_plane(axes: Axes, figure: Figure, run: RunRecord) -> None:
     axes.set_ylabel("I(T;Y) (nats)")
 
 
-def _title(run: RunRecord) -> str:
+def _title(run: RunRecord, width: int = 200) -> str:
+    """The run's name and description, wrapped to lines of at most ``width`` characters."""
     description = run.config.get("description")
-    return f"{run.name}: {description}" if description else run.name
+    return textwrap.fill(f"{run.name}: {description}" if description else run.name, width)
 
 
 def _has_labels(run: RunRecord) -> bool:
@@ -229,7 +231,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     figure = Figure(figsize=(6.0, 4.0), layout="constrained")
     axes = figure.add_subplot()
     _draw_mi(axes, run)
-    axes.set_title(_title(run), fontsize="medium")
+    axes.set_title(_title(run, width=70), fontsize="medium")
     written += _save(figure, figures_dir / "mi")
 
     if run.has_densities:
