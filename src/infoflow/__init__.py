@@ -4,10 +4,18 @@ The public API, re-exported; the machinery lives in the submodules.
 """
 
 from infoflow.entropy import sp_entropy
-from infoflow.estimators import InformationMeasurement, measure_information, mutual_information
+from infoflow.estimators import (
+    InformationMeasurement,
+    measure_information,
+    mutual_information,
+)
 from infoflow.inputs import DiscreteUniform, Gaussian, GaussianMixture, ThresholdLabels
 from infoflow.networks import NoisyMLP, seed_network
-from infoflow.truth import UnsupportedForTruth, true_mutual_information, truth_is_computable
+from infoflow.truth import (
+    UnsupportedForTruth,
+    true_mutual_information,
+    truth_is_computable,
+)
 
 __all__ = [
     "sp_entropy",

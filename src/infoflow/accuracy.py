@@ -25,31 +25,29 @@ over its support, so there the error is SP's alone.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import csv
 import dataclasses
 import io
 import math
-import operator
 import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import torch
 
 from infoflow.estimators import mutual_information
 from infoflow.experiments import ExperimentConfig, build_trainer, load_config
 from infoflow.files import TEMPORARY_MARK, write_atomically
 from infoflow.inputs import InputDistribution
 from infoflow.networks import NoisyMLP
+from infoflow.threads import torch_threads
 from infoflow.truth import true_mutual_information
+from infoflow.validation import integer_at_least
 
 __all__ = [
     "AccuracyRow",
@@ -292,20 +290,11 @@ class ClaimRequirement:
 # ----------------------------------------------------------------------------------------------
 
 
-def _positive_int(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}") from None
-    if number < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {number}")
-    return number
+
 
 
 def _sample_sizes(sample_sizes: Sequence[int]) -> tuple[int, ...]:
-    sizes = tuple(_positive_int("sample_sizes entries", size) for size in sample_sizes)
+    sizes = tuple(integer_at_least("sample_sizes entries", size, 1) for size in sample_sizes)
     if not sizes:
         raise ValueError("sample_sizes must hold at least one sample size")
     if len(set(sizes)) != len(sizes):
@@ -313,15 +302,7 @@ def _sample_sizes(sample_sizes: Sequence[int]) -> tuple[int, ...]:
     return tuple(sorted(sizes))
 
 
-@contextlib.contextmanager
-def _torch_threads(n_threads: int) -> Iterator[None]:
-    """Run the block with ``n_threads`` torch threads, restoring the previous count after."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+
 
 
 # ----------------------------------------------------------------------------------------------
@@ -359,7 +340,7 @@ def _snapshot_epochs(
     if epochs is not None and config.name in epochs:
         chosen = {}
         for epoch in epochs[config.name]:
-            number = _positive_int(f"epochs[{config.name!r}] entries", epoch, minimum=0)
+            number = integer_at_least(f"epochs[{config.name!r}] entries", epoch, 0)
             if number > total:
                 raise ValueError(f"epochs[{config.name!r}] must lie in 0..{total} (the config's epochs); got {number}")
             chosen[number] = f"epoch {number}"
@@ -419,9 +400,9 @@ def snapshot_networks(
     """
     if isinstance(names, str) or not names:
         raise ValueError(f"names must be a non-empty sequence of experiment names; got {names!r}")
-    seed = _positive_int("seed", seed, minimum=0)
+    seed = integer_at_least("seed", seed, 0)
     snapshots: list[Snapshot] = []
-    with _torch_threads(STUDY_THREADS):
+    with torch_threads(STUDY_THREADS):
         for name in names:
             snapshots += _train_snapshots(load_config(name), epochs, fractions, seed, progress)
     return snapshots
@@ -535,11 +516,11 @@ def accuracy_study(
         When a snapshot's exact MI cannot be computed.
     """
     sizes = _sample_sizes(sample_sizes)
-    n_repeats = _positive_int("n_repeats", n_repeats, minimum=2)
+    n_repeats = integer_at_least("n_repeats", n_repeats, 2)
     if n_inputs is not None:
-        n_inputs = _positive_int("n_inputs", n_inputs)
+        n_inputs = integer_at_least("n_inputs", n_inputs, 1)
     rows: list[AccuracyRow] = []
-    with _torch_threads(STUDY_THREADS):
+    with torch_threads(STUDY_THREADS):
         for snapshot in snapshots:
             started = time.perf_counter()
             exact = np.array(true_mutual_information(snapshot.net, snapshot.inputs), dtype=np.float64)
@@ -993,7 +974,7 @@ def run_accuracy_study(
     sizes = QUICK_SAMPLE_SIZES if quick else DEFAULT_SAMPLE_SIZES
     repeats = QUICK_REPEATS if quick else DEFAULT_REPEATS
     report = _stderr_line if progress else None
-    with _torch_threads(STUDY_THREADS):
+    with torch_threads(STUDY_THREADS):
         started = time.perf_counter()
         snapshots = snapshot_networks(experiments, progress=report)
         trained = time.perf_counter()

@@ -27,7 +27,6 @@ This module knows nothing of training: it sees a network, an input distribution 
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 import torch
 
 from infoflow.entropy import gaussian_entropy, sp_entropy
+from infoflow.validation import integer_at_least
 
 ESTIMATORS = ("sp", "kl_upper", "bhattacharyya_lower", "binning")
 
@@ -196,30 +196,6 @@ def binned_entropy(points: torch.Tensor, bin_size: float) -> torch.Tensor:
 # ----------------------------------------------------------------------------------------------
 # Validation
 # ----------------------------------------------------------------------------------------------
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a positive integer; got {value!r}")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}") from None
-    if number < 1:
-        raise ValueError(f"{name} must be a positive integer; got {number}")
-    return number
-
-
-def _nonnegative_int(name: str, value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError(f"{name} must be a non-negative integer; got {value!r}")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise ValueError(f"{name} must be a non-negative integer; got {value!r}") from None
-    if number < 0:
-        raise ValueError(f"{name} must be a non-negative integer; got {number}")
-    return number
 
 
 def _check_estimators(estimator: str | Sequence[str]) -> tuple[str, ...]:
@@ -404,10 +380,10 @@ def measure_information(
     unconditional entropy than for the conditionals, so the binned MI is usually biased low further.
     """
     estimators = _check_estimators(estimator)
-    n_samples = _positive_int("n_samples", n_samples)
-    n_conditional = _positive_int("n_conditional", n_conditional)
-    n_inputs = _positive_int("n_inputs", n_inputs)
-    seed = _nonnegative_int("seed", seed)
+    n_samples = integer_at_least("n_samples", n_samples, 1)
+    n_conditional = integer_at_least("n_conditional", n_conditional, 1)
+    n_inputs = integer_at_least("n_inputs", n_inputs, 1)
+    seed = integer_at_least("seed", seed, 0)
     if labels is not None and not callable(labels):
         raise ValueError(f"labels must be callable (inputs of shape (n, d_0) -> labels); got {type(labels).__name__}")
     bin_size = _check_bin_size(bin_size)

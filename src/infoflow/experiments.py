@@ -20,7 +20,6 @@ never interrupted.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import json
@@ -32,7 +31,7 @@ import sys
 import time
 import tomllib
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
@@ -44,8 +43,15 @@ import torch
 
 from infoflow.estimators import ESTIMATORS
 from infoflow.files import TEMPORARY_MARK, write_atomically
-from infoflow.inputs import DiscreteUniform, Gaussian, GaussianMixture, InputDistribution, ThresholdLabels
+from infoflow.inputs import (
+    DiscreteUniform,
+    Gaussian,
+    GaussianMixture,
+    InputDistribution,
+    ThresholdLabels,
+)
 from infoflow.networks import ACTIVATIONS, SEED_NETWORKS, NoisyMLP, seed_network
+from infoflow.threads import torch_threads
 from infoflow.training import (
     LOSSES,
     SCHEDULES,
@@ -1193,19 +1199,9 @@ def run_experiment(
         if ".tmp-" in entry.name and entry.is_file():
             entry.unlink()  # left by a process killed mid-write
 
-    with _torch_threads(RUN_THREADS):
+    with torch_threads(RUN_THREADS):
         _execute(run_dir, config, config_text, command, start, bar, checkpoint_interval_s)
     return run_dir
-
-
-@contextlib.contextmanager
-def _torch_threads(n_threads: int) -> Iterator[None]:
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n_threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _execute(
