@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from infoflow.claims import ClaimResult, check_claims
@@ -29,12 +29,34 @@ from infoflow.plots import plot_run
 from infoflow.report import write_report
 
 
-def _run_one(config: ExperimentConfig, run_dir: Path, command: str | None) -> tuple[list[ClaimResult], float]:
+def _run_one(
+    config: ExperimentConfig, run_dir: Path, command: str | None, progress: bool = False
+) -> tuple[list[ClaimResult], float]:
     """Run (or finish) one experiment, draw its figures and check its claims; the wall time in s."""
     begun = time.perf_counter()
-    run_experiment(config, run_dir, resume=True, progress=False, command=command)
+    run_experiment(config, run_dir, resume=True, progress=progress, command=command)
     plot_run(run_dir)
     return check_claims(run_dir), time.perf_counter() - begun
+
+
+def _epochs_done(run_dir: Path) -> int | None:
+    """The last epoch written to ``run_dir/metrics.csv`` so far (it is rewritten about once a second)."""
+    try:
+        with (run_dir / "metrics.csv").open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 256))
+            last = handle.read().decode("utf-8", "replace").strip().splitlines()[-1]
+        return int(last.split(",")[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _status_line(running: dict[str, ExperimentConfig], out: Path, elapsed: float) -> str:
+    parts = []
+    for name, config in running.items():
+        epoch = _epochs_done(out / name)
+        parts.append(f"{name} {'-' if epoch is None else epoch}/{config.training.epochs}")
+    return f"  {' | '.join(parts)}  ({elapsed:.0f} s)"
 
 
 def reproduce(
@@ -102,16 +124,27 @@ def reproduce(
         print(f"running {', '.join(configs)} ({workers} at a time) into {out}", file=sys.stderr, flush=True)
     if workers == 1:
         for name, config in configs.items():
-            outcomes[name] = _run_one(config, out / name, command)
+            outcomes[name] = _run_one(config, out / name, command, progress)
             announce(name)
     else:
         # Separate processes, each on one thread: the runs stay bit-identical to serial ones.
+        live = progress and sys.stderr.isatty()
         with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             futures = {pool.submit(_run_one, config, out / name, command): name for name, config in configs.items()}
-            for future in as_completed(futures):
-                name = futures[future]
-                outcomes[name] = future.result()
-                announce(name)
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                if live:
+                    print("\r\033[K", end="", file=sys.stderr)
+                for future in finished:
+                    name = futures[future]
+                    outcomes[name] = future.result()
+                    announce(name)
+                if live and pending:
+                    # The experiments not finished yet, oldest first: those are the ones running.
+                    running = {futures[f]: configs[futures[f]] for f in futures if f in pending}
+                    running = dict(list(running.items())[:workers])
+                    print(_status_line(running, out, time.perf_counter() - started), end="", file=sys.stderr, flush=True)
 
     run_dirs = {name: out / name for name in configs}
     results = [result for name in configs for result in outcomes[name][0]]
