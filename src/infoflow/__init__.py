@@ -9,6 +9,7 @@ from infoflow.estimators import (
     measure_information,
     mutual_information,
 )
+from infoflow.experiments import load_config, run_experiment
 from infoflow.inputs import DiscreteUniform, Gaussian, GaussianMixture, ThresholdLabels
 from infoflow.networks import NoisyMLP, seed_network
 from infoflow.truth import (
@@ -31,6 +32,8 @@ __all__ = [
     "Gaussian",
     "GaussianMixture",
     "ThresholdLabels",
+    "load_config",
+    "run_experiment",
 ]
 
 __version__ = "0.1.0"
