@@ -67,7 +67,6 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
     args = parser.parse_args()
     repeats = 2 if args.quick else 5
-    torch.set_num_threads(max(1, torch.get_num_threads()))
 
     sets = second_layer_conditionals(500, 1000)
     print(f"(a) 500 sets x 1000 samples, second-layer conditionals of tanh-tanh (beta={BETA})")

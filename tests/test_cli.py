@@ -159,6 +159,27 @@ def test_divergence_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_p
     assert '"status": "failed"' in (tmp_path / "run" / "manifest.json").read_text()
 
 
+def test_force_keeps_the_old_run_when_the_new_one_diverges(capsys: pytest.CaptureFixture[str], tiny_config: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert run_cli(capsys, "run", str(tiny_config), "--out", str(out), "--no-progress")[0] == 0
+    old_metrics = (out / "metrics.csv").read_bytes()
+    diverging = tmp_path / "diverge.toml"
+    diverging.write_text(TINY.replace("learning_rate = 0.05", "learning_rate = 1e6").replace('preset = "tanh"', 'widths = [1, 1]\nactivations = ["linear"]'))
+    code, _, err = run_cli(capsys, "run", str(diverging), "--out", str(out), "--force", "--no-progress")
+    assert_one_line_error(code, err, "diverged", "kept in")
+    kept = [entry for entry in tmp_path.iterdir() if entry.name.startswith(".run.replaced-")]
+    assert len(kept) == 1 and (kept[0] / "metrics.csv").read_bytes() == old_metrics
+
+
+def test_a_truncated_densities_file_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tiny_config: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert run_cli(capsys, "run", str(tiny_config), "--out", str(out), "--no-progress")[0] == 0
+    data = (out / "densities.npz").read_bytes()
+    (out / "densities.npz").write_bytes(data[: len(data) // 2])
+    code, _, err = run_cli(capsys, "plot", str(out))
+    assert_one_line_error(code, err, "densities.npz", "unreadable")
+
+
 def test_the_console_command_prints_no_traceback(tmp_path: Path) -> None:
     # The real entry point in a fresh interpreter: one line on stderr, exit code 2.
     config = tmp_path / "bad.toml"

@@ -228,14 +228,22 @@ def test_monte_carlo_memory_stays_bounded_for_large_n() -> None:
 
 
 def test_huge_ranges_stay_exact() -> None:
-    # 1e6 beta apart: "auto" falls back to Monte Carlo (the grid would be too large), whose
+    # 1e5 beta apart: quadrature; 1e9 beta apart: "auto" falls back to Monte Carlo (the grid would be too large), whose
     # exponent switches to exact differences; three far-apart points give log 3 exactly, because
     # every cross term underflows to 0.
-    far = np.array([0.0, 5e4, 3e4])
+    far = np.array([0.0, 5e3, 3e3])
     expected = math.log(3) + gaussian_entropy(1, BETA)
     assert sp_entropy(far, BETA, method="quadrature") == pytest.approx(expected, abs=1e-9)
-    value, std_error = sp_entropy(far * 1e3, BETA, return_std_error=True)
+    value, std_error = sp_entropy(far * 1e4, BETA, return_std_error=True)
     assert abs(value - expected) < 4 * std_error + 1e-9
+
+
+def test_auto_avoids_a_two_dimensional_grid_too_large_for_memory() -> None:
+    # 1200 beta on each axis: a 4800^2 grid would take ~70 GiB; "auto" integrates by Monte Carlo.
+    far = np.array([[0.0, 0.0], [60.0, 60.0]])
+    value, std_error = sp_entropy(far, BETA, return_std_error=True)
+    assert std_error > 0
+    assert abs(value - (math.log(2) + gaussian_entropy(2, BETA))) < 4 * std_error + 1e-9
 
 
 def test_auto_picks_quadrature_up_to_two_dimensions() -> None:
@@ -279,6 +287,7 @@ def test_float32_and_integer_samples_are_accepted() -> None:
         (np.zeros((4, 3)), BETA, {"method": "monte_carlo", "n_noise": 0}, "n_noise"),
         ([0.0, 1e30], BETA, {}, "float64 cannot resolve"),
         ([0.0, 1e7], BETA, {"method": "quadrature"}, "use method='monte_carlo'"),
+        ([[0.0, 0.0], [60.0, 60.0]], BETA, {"method": "quadrature"}, "GiB for one set"),
     ],
 )
 def test_bad_input_raises_a_clear_value_error(samples, beta, kwargs, message) -> None:

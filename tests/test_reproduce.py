@@ -82,3 +82,10 @@ def test_bad_jobs_is_refused_before_anything_runs(short_configs: None, tmp_path:
     with pytest.raises(ValueError, match="jobs"):
         reproduce_module.reproduce(["fig2"], tmp_path / "x", jobs=0, progress=False)
     assert not (tmp_path / "x").exists()
+
+
+def test_reproducing_a_subset_keeps_the_other_experiments_in_the_report(short_configs: None, tmp_path: Path) -> None:
+    out = tmp_path / "seed"
+    reproduce_module.reproduce(["fig2", "fig6"], out, progress=False)
+    markdown = reproduce_module.reproduce(["fig6"], out, progress=False).read_text()
+    assert "## fig2" in markdown and "## fig6" in markdown

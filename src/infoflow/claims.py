@@ -26,6 +26,7 @@ import itertools
 import json
 import math
 import tomllib
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,10 +297,13 @@ def _read_metrics(path: Path) -> tuple[list[str], np.ndarray]:
     """Return the numeric columns we use and their values, shape (rows, columns), NaN for empty."""
     if not path.is_file():
         raise ValueError(f"{path.parent}: not a run folder (metrics.csv is missing)")
-    with path.open(newline="") as handle:
-        reader = csv.reader(handle)
-        header = [name.strip() for name in next(reader, [])]
-        rows = [row for row in reader if row]
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip() for name in next(reader, [])]
+            rows = [row for row in reader if row]
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: unreadable CSV ({error})") from None
     missing = [name for name in METRICS_REQUIRED if name not in header]
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; has {', '.join(header) or 'none'}")
@@ -388,7 +392,11 @@ def read_run(run_dir: str | Path) -> RunRecord:
     densities: list[np.ndarray] = []
     density_path = run_dir / "densities.npz"
     if density_path.is_file():
-        with np.load(density_path, allow_pickle=False) as archive:
+        try:
+            archive_file = np.load(density_path, allow_pickle=False)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+            raise ValueError(f"{density_path}: unreadable ({error})") from None
+        with archive_file as archive:
             keys = set(archive.files)
             needed = {"seeds", "epochs"} | {f"grid_layer{l}" for l in range(1, n_layers + 1)}
             needed |= {f"density_layer{l}" for l in range(1, n_layers + 1)}

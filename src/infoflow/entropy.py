@@ -35,8 +35,10 @@ STEP_RATIO = 0.25
 HERMITE_TERMS = 8
 KERNEL_RADIUS = 11.0
 PADDING = 9.0
-# A grid larger than this many points (per set) is not attempted; "auto" then uses Monte Carlo.
-MAX_GRID_POINTS = 20_000_000
+# Working memory one set's quadrature may take (its grid's moments and their spectra: about
+# 48 B x HERMITE_TERMS**d per grid point); beyond it "auto" uses Monte Carlo and "quadrature"
+# refuses. 1 GiB is ~2.8e6 grid points (a span of ~7e5 beta) in 1-D, ~3.5e5 (~150 beta square) in 2-D.
+MAX_SET_BYTES = 2**30
 # Working-memory budget for one block of the batch, in bytes.
 BLOCK_BYTES = 128 * 2**20
 
@@ -206,9 +208,14 @@ def _grid_points_per_axis(points: torch.Tensor, beta: float) -> torch.Tensor:
     return points_needed.to(torch.int64) + 1
 
 
+def _quadrature_bytes(points: torch.Tensor, beta: float) -> torch.Tensor:
+    """Return the quadrature's working memory per set in bytes, shape (B,), float64."""
+    grid_points = _grid_points_per_axis(points, beta).to(torch.float64).prod(dim=-1)
+    return grid_points * 48 * HERMITE_TERMS ** points.shape[-1]
+
+
 def _grid_is_workable(points: torch.Tensor, beta: float) -> bool:
-    sizes = _grid_points_per_axis(points, beta)
-    return bool(sizes.prod(dim=-1).max() <= MAX_GRID_POINTS)
+    return bool(_quadrature_bytes(points, beta).max() <= MAX_SET_BYTES)
 
 
 def _hermite_kernels(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -339,10 +346,12 @@ def quadrature_entropy(points: torch.Tensor, beta: float) -> torch.Tensor:
     if dim not in (1, 2):
         raise ValueError(f"quadrature supports dimension 1 or 2; got d={dim}")
     sizes = _grid_points_per_axis(points, beta).prod(dim=-1)
-    if int(sizes.max()) > MAX_GRID_POINTS:
+    needed = float(_quadrature_bytes(points, beta).max())
+    if needed > MAX_SET_BYTES:
         raise ValueError(
-            f"quadrature grid would need {int(sizes.max())} points (samples spread over "
-            f"{float((points.amax(1) - points.amin(1)).max()) / beta:.3g} beta); use method='monte_carlo'"
+            f"quadrature would need {needed / 2**30:.3g} GiB for one set (a grid of {int(sizes.max())} points; "
+            f"samples spread over {float((points.amax(1) - points.amin(1)).max()) / beta:.3g} beta); "
+            "use method='monte_carlo'"
         )
     # Group sets of similar grid size into blocks that fit the memory budget.
     order = torch.argsort(sizes)
@@ -500,6 +509,8 @@ def monte_carlo_entropy(
         raise ValueError(f"n_noise must be a positive integer; got {n_noise}")
     if not (target_std_error > 0):
         raise ValueError(f"target_std_error must be > 0; got {target_std_error}")
+    if generator is not None and generator.device.type != points.device.type:
+        raise ValueError(f"generator is on {generator.device} but the samples are on {points.device}; use one on the samples' device")
     if generator is None:
         generator = torch.Generator(device=points.device)
         generator.manual_seed(0 if seed is None else int(seed))

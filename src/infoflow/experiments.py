@@ -1233,8 +1233,9 @@ def _execute(
         writer.manifest.update(status="failed", message=str(error), finished_utc=_utc_now())
         writer.write_records()
         writer.write_manifest()
-        _discard_replaced(start.replaced)
-        raise TrainingDiverged(f"{config.name}: {error}; the epochs before it are in {run_dir}") from None
+        # The run this one was to replace is kept: a failed run never costs a finished one.
+        kept = f"; the run it was to replace is kept in {start.replaced}" if start.replaced is not None else ""
+        raise TrainingDiverged(f"{config.name}: {error}; the epochs before it are in {run_dir}{kept}") from None
     except Exception as error:
         writer.manifest.update(status="failed", message=f"{type(error).__name__}: {error}", finished_utc=_utc_now())
         writer.write_records()

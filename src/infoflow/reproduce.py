@@ -8,6 +8,7 @@ command again; nothing already on disk is overwritten.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import sys
@@ -37,6 +38,14 @@ def _run_one(
     run_experiment(config, run_dir, resume=True, progress=progress, command=command)
     plot_run(run_dir)
     return check_claims(run_dir), time.perf_counter() - begun
+
+
+def _is_finished_run(run_dir: Path) -> bool:
+    """True if ``run_dir`` holds a run whose manifest says it completed."""
+    try:
+        return json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")).get("status") == "complete"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def _epochs_done(run_dir: Path) -> int | None:
@@ -146,8 +155,14 @@ def reproduce(
                     running = dict(list(running.items())[:workers])
                     print(_status_line(running, out, time.perf_counter() - started), end="", file=sys.stderr, flush=True)
 
-    run_dirs = {name: out / name for name in configs}
-    results = [result for name in configs for result in outcomes[name][0]]
+    # The report covers every finished experiment in ``out``, so reproducing a subset into a folder
+    # that holds the others adds to its report instead of shrinking it.
+    earlier = [name for name in available if name not in configs and _is_finished_run(out / name)]
+    for name in earlier:
+        outcomes[name] = (check_claims(out / name), float("nan"))
+    order = [name for name in available if name in outcomes]
+    run_dirs = {name: out / name for name in order}
+    results = [result for name in order for result in outcomes[name][0]]
     timings = {name: outcomes[name][1] for name in configs}
     markdown, _ = write_report(out, run_dirs, results, timings=timings)
     if progress:

@@ -97,7 +97,8 @@ class TrainingSettings:
         for name in ("train_size", "test_size", "batch_size"):
             value = getattr(self, name)
             _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
-        _require(_is_positive_finite(self.lr_drop_factor), "lr_drop_factor", "a finite number > 0", self.lr_drop_factor)
+        factor = self.lr_drop_factor
+        _require(_is_positive_finite(factor) and factor >= 1, "lr_drop_factor", "a finite number >= 1", factor)
         if self.lr_drop_accuracy is not None:
             accuracy = self.lr_drop_accuracy
             _require(_is_real(accuracy) and 0 <= accuracy <= 1, "lr_drop_accuracy", "a number in [0, 1] or None", accuracy)
@@ -446,20 +447,28 @@ class Trainer:
             f"training diverged in epoch {epoch}: the {what} (learning rate {self.learning_rate:g}); lower the learning rate"
         )
 
-    def _measure(self) -> dict[str, Any]:
+    def _measure(self, epoch: int) -> dict[str, Any]:
         """Return the information measurement and densities of the network as it stands."""
         recording = self.recording
-        measurement = measure_information(
-            self.net,
-            self.inputs,
-            self.labels if recording.label_information else None,
-            n_samples=recording.n_samples,
-            n_conditional=recording.n_conditional,
-            n_inputs=recording.n_inputs,
-            generator=self.generators["estimation"],
-            estimator=("sp", *recording.estimators),
-            bin_size=recording.bin_size,
-        )
+        try:
+            measurement = measure_information(
+                self.net,
+                self.inputs,
+                self.labels if recording.label_information else None,
+                n_samples=recording.n_samples,
+                n_conditional=recording.n_conditional,
+                n_inputs=recording.n_inputs,
+                generator=self.generators["estimation"],
+                estimator=("sp", *recording.estimators),
+                bin_size=recording.bin_size,
+            )
+        except ValueError as error:
+            # The settings were validated before training, so what fails here is the network's
+            # state: outputs so large (yet finite) that no entropy can be measured.
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch}: the information cannot be measured ({error}); "
+                "lower the learning rate"
+            ) from None
         densities = None
         if self.density_grids is not None:
             densities = [
@@ -492,7 +501,7 @@ class Trainer:
 
     def _record(self, epoch: int, loss: float, learning_rate: float) -> EpochRecord:
         accuracy = self._test_accuracy()
-        measured = self._measure() if epoch in self.schedule else {}
+        measured = self._measure(epoch) if epoch in self.schedule else {}
         if measured and not all(math.isfinite(value) for value in measured["mi_input"]):
             raise TrainingDiverged(
                 f"the information measured at epoch {epoch} is not finite ({measured['mi_input']}); "
