@@ -83,17 +83,21 @@ def main() -> None:
     per_entropy = (time.perf_counter() - start) / few
     seed_error = max(abs(v - float(o)) for v, o in zip(seed_values, ours[:few]))
     print(f"(b) seed code's way (scipy quad on [-10, 10]): {per_entropy * 1e3:.1f} ms per entropy,")
-    print(f"    extrapolated to 500 sets: {per_entropy * 500:.1f} s  ->  ratio {per_entropy * 500 / ours_s:.0f}x;"
-          f" its max |difference| from ours on {few} sets: {seed_error:.2e} nats")
+    print(
+        f"    extrapolated to 500 sets: {per_entropy * 500:.1f} s  ->  ratio {per_entropy * 500 / ours_s:.0f}x;"
+        f" its max |difference| from ours on {few} sets: {seed_error:.2e} nats"
+    )
 
     generator = torch.Generator().manual_seed(0)
     points = torch.randn(1, 4096, 5, generator=generator, dtype=torch.float64) * 0.3
     n_noise = 4
     mc_s, estimate = best_time(lambda: monte_carlo_entropy(points, BETA, n_noise=n_noise, seed=1), repeats)
     kernel_evaluations = 4096 * n_noise * 4096
-    print(f"(c) Monte Carlo, d=5, n=4096, m={n_noise}: {mc_s * 1e3:.1f} ms,"
-          f" {kernel_evaluations / mc_s:.2e} kernel evaluations/s"
-          f" (h = {float(estimate.nats[0]):.4f} +- {float(estimate.std_error[0]):.4f} nats)")
+    print(
+        f"(c) Monte Carlo, d=5, n=4096, m={n_noise}: {mc_s * 1e3:.1f} ms,"
+        f" {kernel_evaluations / mc_s:.2e} kernel evaluations/s"
+        f" (h = {float(estimate.nats[0]):.4f} +- {float(estimate.std_error[0]):.4f} nats)"
+    )
 
 
 if __name__ == "__main__":

@@ -130,11 +130,17 @@ def main() -> None:
     seed_s, difference = seed_code_seconds(net, inputs, 500, few)
     verdict = "within" if best_s * 1e3 <= TARGET_MS else "OVER"
     print("(a) tanh-tanh (w1 = w2 = 3), X ~ N(0, 0.25), n_samples = n_conditional = 1000, n_inputs = 500")
-    print(f"    ours:      best {best_s * 1e3:7.1f} ms, median {median_s * 1e3:7.1f} ms per call"
-          f"  ({verdict} the {TARGET_MS:.0f} ms target); I = {[round(v, 4) for v in values]} nats")
-    print(f"    seed code: {seed_s:7.1f} s per call (scipy quad, 2 x 501 entropies, extrapolated from"
-          f" {few + 1} per layer)")
-    print(f"    ratio:     {seed_s / best_s:,.0f}x   (seed code vs ours on its timed entropies: max |difference| {difference:.1e} nats)")
+    print(
+        f"    ours:      best {best_s * 1e3:7.1f} ms, median {median_s * 1e3:7.1f} ms per call"
+        f"  ({verdict} the {TARGET_MS:.0f} ms target); I = {[round(v, 4) for v in values]} nats"
+    )
+    print(
+        f"    seed code: {seed_s:7.1f} s per call (scipy quad, 2 x 501 entropies, extrapolated from"
+        f" {few + 1} per layer)"
+    )
+    print(
+        f"    ratio:     {seed_s / best_s:,.0f}x   (seed code vs ours on its timed entropies: max |difference| {difference:.1e} nats)"
+    )
 
     leaky = seed_network("leaky-leaky", BETA)
     with torch.no_grad():
@@ -147,7 +153,9 @@ def main() -> None:
     best_d, median_d, values_d = timings(lambda: mutual_information(leaky, discrete), repeats)
     seed_d, difference_d = seed_code_seconds(leaky, discrete, 8, 8)
     print("(b) leaky-leaky (w1 = 1, b1 = -4.5, w2 = -1), X uniform on {1..8}, n_samples = n_conditional = 1000")
-    print(f"    ours:      best {best_d * 1e3:7.1f} ms, median {median_d * 1e3:7.1f} ms per call; I = {[round(v, 4) for v in values_d]} nats")
+    print(
+        f"    ours:      best {best_d * 1e3:7.1f} ms, median {median_d * 1e3:7.1f} ms per call; I = {[round(v, 4) for v in values_d]} nats"
+    )
     print(f"    seed code: {seed_d:7.2f} s per call (scipy quad, 2 x 9 entropies, all timed)")
     print(f"    ratio:     {seed_d / best_d:,.0f}x   (max |difference| {difference_d:.1e} nats)")
 

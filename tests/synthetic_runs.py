@@ -17,8 +17,6 @@ import numpy as np
 BETA = 0.05
 
 
-
-
 def mixture_densities(
     grid: np.ndarray,
     centres: np.ndarray,
@@ -35,11 +33,7 @@ def mixture_densities(
         np.asarray(widths, dtype=np.float64).reshape(-1, 1) if np.ndim(widths) == 1 else widths,
         (n_epochs, n_components),
     )
-    weights = (
-        np.full(n_components, 1.0 / n_components)
-        if weights is None
-        else np.asarray(weights, dtype=np.float64)
-    )
+    weights = np.full(n_components, 1.0 / n_components) if weights is None else np.asarray(weights, dtype=np.float64)
     z = (grid[None, None, :] - centres[:, :, None]) / widths[:, :, None]
     bumps = np.exp(-0.5 * z**2) / (widths[:, :, None] * math.sqrt(2 * math.pi))
     return np.einsum("c,ecg->eg", weights, bumps)

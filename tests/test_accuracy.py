@@ -76,7 +76,9 @@ def test_quick_study_writes_its_outputs(quick_study_dir: Path) -> None:
     assert "| C1 | fig2 |" in markdown and "| C4 | fig4 |" in markdown
 
 
-def test_table_exact_values_are_the_truth_of_the_snapshots(quick_study_dir: Path, quick_snapshots: list[Snapshot]) -> None:
+def test_table_exact_values_are_the_truth_of_the_snapshots(
+    quick_study_dir: Path, quick_snapshots: list[Snapshot]
+) -> None:
     # Training is deterministic (seed 0), so these snapshots are the ones the CLI study used.
     rows = read_rows(quick_study_dir)
     markdown = (quick_study_dir / "accuracy.md").read_text(encoding="utf-8")
@@ -85,15 +87,19 @@ def test_table_exact_values_are_the_truth_of_the_snapshots(quick_study_dir: Path
         exact = true_mutual_information(snapshot.net, snapshot.inputs)
         for layer, value in enumerate(exact, start=1):
             mine = [
-                row for row in rows
-                if (row["experiment"], int(row["epoch"]), int(row["layer"])) == (snapshot.experiment, snapshot.epoch, layer)
+                row
+                for row in rows
+                if (row["experiment"], int(row["epoch"]), int(row["layer"]))
+                == (snapshot.experiment, snapshot.epoch, layer)
             ]
             assert len(mine) == len(QUICK_SAMPLE_SIZES)
             for row in mine:
                 assert float(row["exact_mi_nats"]) == value
                 # bias = mean - exact, as written.
                 assert float(row["bias_nats"]) == pytest.approx(float(row["mean_mi_nats"]) - value, abs=1e-12)
-            assert f"| {snapshot.experiment} | {snapshot.epoch} ({snapshot.phase}) | {layer} | {value:.4f} |" in markdown
+            assert (
+                f"| {snapshot.experiment} | {snapshot.epoch} ({snapshot.phase}) | {layer} | {value:.4f} |" in markdown
+            )
 
 
 def test_snapshots_are_the_shipped_runs_networks(tmp_path: Path) -> None:
@@ -171,9 +177,21 @@ def test_study_rejects_bad_settings(quick_snapshots: list[Snapshot]) -> None:
 
 def synthetic_row(epoch: int, layer: int, exact: float, n: int, bias: float, sd: float) -> AccuracyRow:
     return AccuracyRow(
-        experiment="toy", epoch=epoch, phase="", layer=layer, n_samples=n, n_conditional=n, n_inputs=0,
-        conditional_entropy="closed_form", n_repeats=10, exact_mi_nats=exact, mean_mi_nats=exact + bias,
-        bias_nats=bias, bias_std_error_nats=sd / math.sqrt(10), sd_nats=sd, rmse_nats=math.hypot(bias, sd),
+        experiment="toy",
+        epoch=epoch,
+        phase="",
+        layer=layer,
+        n_samples=n,
+        n_conditional=n,
+        n_inputs=0,
+        conditional_entropy="closed_form",
+        n_repeats=10,
+        exact_mi_nats=exact,
+        mean_mi_nats=exact + bias,
+        bias_nats=bias,
+        bias_std_error_nats=sd / math.sqrt(10),
+        sd_nats=sd,
+        rmse_nats=math.hypot(bias, sd),
         seconds_per_estimate=0.0,
     )
 
@@ -246,7 +264,9 @@ def test_an_out_that_is_a_file_is_refused(capsys: pytest.CaptureFixture[str], tm
         (["accuracy", "--out", "x", "extra"], "extra"),
     ],
 )
-def test_bad_arguments_are_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path, arguments: list[str], fragment: str) -> None:
+def test_bad_arguments_are_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, arguments: list[str], fragment: str
+) -> None:
     code = main([arguments[0], *[str(tmp_path / a) if a == "x" else a for a in arguments[1:]]])
     assert_one_line_error(code, capsys.readouterr().err, fragment)
     assert list(tmp_path.iterdir()) == []

@@ -81,9 +81,7 @@ def test_counter_ignores_ripple_and_tiny_bumps():
 
 
 def test_counter_reports_locations_masses_and_spreads():
-    density = mixture_densities(
-        GRID, [[-0.8, 0.4]], widths=np.array([[0.05, 0.1]]), weights=np.array([0.75, 0.25])
-    )[0]
+    density = mixture_densities(GRID, [[-0.8, 0.4]], widths=np.array([[0.05, 0.1]]), weights=np.array([0.75, 0.25]))[0]
     low, high = find_clusters(density, GRID)
     assert low.location == pytest.approx(-0.8, abs=0.01) and high.location == pytest.approx(0.4, abs=0.01)
     assert low.mass == pytest.approx(0.75, abs=1e-3) and high.mass == pytest.approx(0.25, abs=1e-3)
@@ -103,9 +101,7 @@ def test_counter_with_sample_noise_rule_ignores_kde_noise_of_a_diffuse_density()
     assert counts.count(1) >= 19
     # ... while two real clusters of a KDE are still found.
     samples = np.concatenate([rng.normal(-1, 0.1, 500), rng.normal(1, 0.1, 500)])
-    kde = np.exp(-0.5 * ((grid[:, None] - samples) / BETA) ** 2).sum(axis=1) / (
-        1000 * BETA * math.sqrt(2 * math.pi)
-    )
+    kde = np.exp(-0.5 * ((grid[:, None] - samples) / BETA) ** 2).sum(axis=1) / (1000 * BETA * math.sqrt(2 * math.pi))
     assert count_clusters(kde, grid, n_samples=1000, beta=BETA) == 2
 
 
@@ -149,9 +145,7 @@ EPOCHS_150 = np.arange(151)
 H_MERGED_3 = -(0.5 * math.log(0.5) + 0.5 * math.log(0.25))  # H(1/4, 1/4, 1/2)
 
 
-def _fig2_centres(
-    epochs: np.ndarray, merges: tuple[tuple[float, float], tuple[float, float]] | None
-) -> np.ndarray:
+def _fig2_centres(epochs: np.ndarray, merges: tuple[tuple[float, float], tuple[float, float]] | None) -> np.ndarray:
     """Centres of T_1 for x = -3, -1, 1, 3: spreading until epoch 10, then x=-1 and x=1 join x=-3."""
     spread = _ramp(epochs, 0, 10)[:, None] * np.array([-0.9, -0.3, 0.3, 0.9])
     if merges is None:
@@ -169,9 +163,7 @@ def _fig2_mi(epochs: np.ndarray, falls: tuple[tuple[float, float], tuple[float, 
         return _noisy(rise)
     (a0, a1), (b0, b1) = falls
     return _noisy(
-        rise
-        - (LOG_4 - H_MERGED_3) * _ramp(epochs, a0, a1)
-        - (H_MERGED_3 - C1_END_NATS) * _ramp(epochs, b0, b1)
+        rise - (LOG_4 - H_MERGED_3) * _ramp(epochs, a0, a1) - (H_MERGED_3 - C1_END_NATS) * _ramp(epochs, b0, b1)
     )
 
 
@@ -480,9 +472,7 @@ def test_c5_passes_when_mi_keeps_rising_and_t1_diffuses(tmp_path):
     widths = 0.05 + 0.45 * np.sqrt(epochs / epochs[-1])
     mi = _noisy(np.log(widths / 0.05))  # I = h(T_1) - h(noise) for a Gaussian T_1
     results = _results(
-        _fig5_run(
-            tmp_path, "good", mi, mixture_densities(GRID, np.zeros((epochs.size, 1)), widths=widths), epochs
-        )
+        _fig5_run(tmp_path, "good", mi, mixture_densities(GRID, np.zeros((epochs.size, 1)), widths=widths), epochs)
     )
     assert set(results) == {"C5"}
     c5 = results["C5"]
@@ -496,9 +486,7 @@ def test_c5_fails_when_mi_falls(tmp_path):
     widths = 0.05 + 0.45 * np.sqrt(epochs / epochs[-1])
     mi = _noisy(1.5 * _ramp(epochs, 0, 50) - 0.7 * _ramp(epochs, 80, 200))
     c5 = _results(
-        _fig5_run(
-            tmp_path, "falls", mi, mixture_densities(GRID, np.zeros((epochs.size, 1)), widths=widths), epochs
-        )
+        _fig5_run(tmp_path, "falls", mi, mixture_densities(GRID, np.zeros((epochs.size, 1)), widths=widths), epochs)
     )["C5"]
     assert not c5.passed and "below the max" in c5.detail
 
@@ -573,9 +561,7 @@ def test_read_run_tolerates_extra_columns_and_reads_shapes(tmp_path):
 
 def test_unknown_names_have_no_claims_and_bad_folders_raise(tmp_path):
     run = _fig6_run(tmp_path, "custom")
-    (run / "config.toml").write_text(
-        (run / "config.toml").read_text().replace('name = "fig6"', 'name = "mine"')
-    )
+    (run / "config.toml").write_text((run / "config.toml").read_text().replace('name = "fig6"', 'name = "mine"'))
     assert check_claims(run) == []
     assert [r.claim for r in check_claims(run, experiment="fig6")] == ["C6", "C7"]
     with pytest.raises(ValueError, match="experiment must be one of"):

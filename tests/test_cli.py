@@ -98,14 +98,19 @@ BAD_CONFIGS = {
     "negative beta": (TINY.replace('preset = "tanh"', 'preset = "tanh"\nbeta = -1.0'), "network.beta"),
     "negative epochs": (TINY.replace("epochs = 3", "epochs = -3"), "training.epochs"),
     "zero learning rate": (TINY.replace("learning_rate = 0.05", "learning_rate = 0.0"), "training.learning_rate"),
-    "unknown activation": ('[network]\nwidths = [1, 1]\nactivations = ["gelu"]\n[inputs]\nkind = "gaussian"\n', "network.activations"),
+    "unknown activation": (
+        '[network]\nwidths = [1, 1]\nactivations = ["gelu"]\n[inputs]\nkind = "gaussian"\n',
+        "network.activations",
+    ),
     "unknown key": (TINY.replace("epochs = 3", "epochs = 3\nepoch = 3"), "training.epoch"),
     "unknown input kind": (TINY.replace('"discrete_uniform"', '"poisson"'), "inputs.kind"),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD_CONFIGS))
-def test_bad_config_is_one_line_exit_2_and_writes_nothing(capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str) -> None:
+def test_bad_config_is_one_line_exit_2_and_writes_nothing(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str
+) -> None:
     text, fragment = BAD_CONFIGS[case]
     config = tmp_path / "bad.toml"
     config.write_text(text, encoding="utf-8")
@@ -131,13 +136,17 @@ def test_bad_config_is_one_line_exit_2_and_writes_nothing(capsys: pytest.Capture
         (["run", "{tmp}", "--out", "{tmp}/out"], "is a folder"),
     ],
 )
-def test_bad_usage_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path, arguments: list[str], fragment: str) -> None:
+def test_bad_usage_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, arguments: list[str], fragment: str
+) -> None:
     code, _, err = run_cli(capsys, *(argument.replace("{tmp}", str(tmp_path)) for argument in arguments))
     assert_one_line_error(code, err, fragment)
     assert not (tmp_path / "out").exists()
 
 
-def test_force_refuses_a_folder_that_is_not_a_run(capsys: pytest.CaptureFixture[str], tiny_config: Path, tmp_path: Path) -> None:
+def test_force_refuses_a_folder_that_is_not_a_run(
+    capsys: pytest.CaptureFixture[str], tiny_config: Path, tmp_path: Path
+) -> None:
     precious = tmp_path / "precious"
     precious.mkdir()
     (precious / "thesis.tex").write_text("years of work")
@@ -159,19 +168,27 @@ def test_divergence_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_p
     assert '"status": "failed"' in (tmp_path / "run" / "manifest.json").read_text()
 
 
-def test_force_keeps_the_old_run_when_the_new_one_diverges(capsys: pytest.CaptureFixture[str], tiny_config: Path, tmp_path: Path) -> None:
+def test_force_keeps_the_old_run_when_the_new_one_diverges(
+    capsys: pytest.CaptureFixture[str], tiny_config: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
     assert run_cli(capsys, "run", str(tiny_config), "--out", str(out), "--no-progress")[0] == 0
     old_metrics = (out / "metrics.csv").read_bytes()
     diverging = tmp_path / "diverge.toml"
-    diverging.write_text(TINY.replace("learning_rate = 0.05", "learning_rate = 1e6").replace('preset = "tanh"', 'widths = [1, 1]\nactivations = ["linear"]'))
+    diverging.write_text(
+        TINY.replace("learning_rate = 0.05", "learning_rate = 1e6").replace(
+            'preset = "tanh"', 'widths = [1, 1]\nactivations = ["linear"]'
+        )
+    )
     code, _, err = run_cli(capsys, "run", str(diverging), "--out", str(out), "--force", "--no-progress")
     assert_one_line_error(code, err, "diverged", "kept in")
     kept = [entry for entry in tmp_path.iterdir() if entry.name.startswith(".run.replaced-")]
     assert len(kept) == 1 and (kept[0] / "metrics.csv").read_bytes() == old_metrics
 
 
-def test_a_truncated_densities_file_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tiny_config: Path, tmp_path: Path) -> None:
+def test_a_truncated_densities_file_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tiny_config: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
     assert run_cli(capsys, "run", str(tiny_config), "--out", str(out), "--no-progress")[0] == 0
     data = (out / "densities.npz").read_bytes()

@@ -33,13 +33,17 @@ def two_point_entropy(distance: float, beta: float) -> float:
     def integrand(t: float) -> float:
         log_parts = [-0.5 * (t / beta) ** 2, -0.5 * ((t - distance) / beta) ** 2]
         top = max(log_parts)
-        log_density = top + math.log(sum(math.exp(v - top) for v in log_parts)) - math.log(2 * beta * math.sqrt(2 * math.pi))
+        log_density = (
+            top + math.log(sum(math.exp(v - top) for v in log_parts)) - math.log(2 * beta * math.sqrt(2 * math.pi))
+        )
         return -math.exp(log_density) * log_density
 
     lo, hi = -15 * beta, distance + 15 * beta
     # Split at the components so quad sees smooth pieces.
     knots = sorted({lo, 0.0, distance / 2, distance, hi})
-    return sum(integrate.quad(integrand, a, b, epsabs=1e-14, epsrel=1e-13, limit=200)[0] for a, b in zip(knots[:-1], knots[1:]))
+    return sum(
+        integrate.quad(integrand, a, b, epsabs=1e-14, epsrel=1e-13, limit=200)[0] for a, b in zip(knots[:-1], knots[1:])
+    )
 
 
 # ------------------------------------------------------------------------------------------ closed forms
@@ -47,7 +51,9 @@ def two_point_entropy(distance: float, beta: float) -> float:
 
 @pytest.mark.parametrize("dim", [1, 2])
 def test_one_point_is_the_gaussian_entropy(dim: int) -> None:
-    assert sp_entropy(np.zeros((1, dim)), BETA, method="quadrature") == pytest.approx(gaussian_entropy(dim, BETA), abs=1e-9)
+    assert sp_entropy(np.zeros((1, dim)), BETA, method="quadrature") == pytest.approx(
+        gaussian_entropy(dim, BETA), abs=1e-9
+    )
 
 
 def test_one_point_monte_carlo_in_five_dimensions() -> None:
@@ -115,7 +121,9 @@ def test_quadrature_matches_the_dense_reference(scale: float) -> None:
     points = torch.randn(6, 400, 1, generator=generator, dtype=torch.float64) * scale
     # Add clustered sets: the shape network layers take.
     clusters = torch.tensor([-1.0, 0.0, 0.3, 2.0], dtype=torch.float64)
-    clustered = clusters[torch.randint(4, (4, 400, 1), generator=generator)] + 0.3 * BETA * torch.randn(4, 400, 1, generator=generator, dtype=torch.float64)
+    clustered = clusters[torch.randint(4, (4, 400, 1), generator=generator)] + 0.3 * BETA * torch.randn(
+        4, 400, 1, generator=generator, dtype=torch.float64
+    )
     points = torch.cat([points, clustered])
     reference = dense_quadrature_entropy(points, BETA, step_ratio=0.1, padding=12.0)
     assert torch.allclose(quadrature_entropy(points, BETA), reference, rtol=0, atol=QUADRATURE_TOLERANCE)
@@ -152,7 +160,9 @@ def test_batched_equals_unbatched_quadrature() -> None:
 
 def test_two_dimensional_batch_equals_single_sets() -> None:
     generator = torch.Generator().manual_seed(4)
-    points = torch.randn(3, 100, 2, generator=generator, dtype=torch.float64) * torch.tensor([0.02, 0.2, 0.5], dtype=torch.float64).view(3, 1, 1)
+    points = torch.randn(3, 100, 2, generator=generator, dtype=torch.float64) * torch.tensor(
+        [0.02, 0.2, 0.5], dtype=torch.float64
+    ).view(3, 1, 1)
     batched = sp_entropy(points, BETA)
     single = [sp_entropy(points[i], BETA) for i in range(3)]
     assert batched.tolist() == pytest.approx(single, abs=1e-12)
@@ -163,7 +173,9 @@ def test_two_dimensional_batch_equals_single_sets() -> None:
 
 def test_monte_carlo_matches_quadrature_within_four_standard_errors() -> None:
     generator = torch.Generator().manual_seed(6)
-    points = torch.randn(5, 500, 1, generator=generator, dtype=torch.float64) * torch.linspace(0.01, 1.0, 5, dtype=torch.float64).view(5, 1, 1)
+    points = torch.randn(5, 500, 1, generator=generator, dtype=torch.float64) * torch.linspace(
+        0.01, 1.0, 5, dtype=torch.float64
+    ).view(5, 1, 1)
     exact = quadrature_entropy(points, BETA)
     estimate = monte_carlo_entropy(points, BETA, n_noise=8, seed=11)
     assert ((estimate.nats - exact).abs() < 4 * estimate.std_error).all()
@@ -220,7 +232,9 @@ def test_monte_carlo_memory_stays_bounded_for_large_n() -> None:
         print((after - before) // 1024)
         """
     )
-    grown_mb = int(subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout.strip())
+    grown_mb = int(
+        subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout.strip()
+    )
     assert grown_mb < 512
 
 

@@ -93,7 +93,9 @@ class SmoothedReference:
         log_density = np.log(density)
         self.entropy = float(-(density * log_density).sum() * step)
         # E_s phi_beta(t - s)^2 = (P * phi_{beta/sqrt 2})(t) / (2 beta sqrt(pi)).
-        self.chi2_constant = float((smoothed(beta / math.sqrt(2)) / density).sum() * step / (2 * beta * math.sqrt(math.pi)) - 1)
+        self.chi2_constant = float(
+            (smoothed(beta / math.sqrt(2)) / density).sum() * step / (2 * beta * math.sqrt(math.pi)) - 1
+        )
         kernel = np.exp(-0.5 * ((nodes[:, None] - grid[None, :]) / beta) ** 2) / (beta * math.sqrt(2 * math.pi))
         g = (kernel * log_density).sum(axis=1) * step
         self.var_g = float(weights @ g**2 - (weights @ g) ** 2)
@@ -159,7 +161,9 @@ def test_two_layer_linear_gaussian_matches_closed_form():
     w1, w2, var = 1.0, 1.2, 0.25
     n, n_conditional, n_x = 20_000, 2_000, 50
     net = linear_net([w1, w2], [0.1, -0.2])
-    measurement = measure_information(net, Gaussian(0.0, var), n_samples=n, n_conditional=n_conditional, n_inputs=n_x, seed=2)
+    measurement = measure_information(
+        net, Gaussian(0.0, var), n_samples=n, n_conditional=n_conditional, n_inputs=n_x, seed=2
+    )
     exact = [
         0.5 * math.log(1 + w1**2 * var / BETA**2),
         0.5 * math.log(1 + (w1 * w2) ** 2 * var / (BETA**2 * (1 + w2**2))),
@@ -219,7 +223,9 @@ def test_deep_conditional_and_exact_support_weights_against_quadrature():
     assert measurement.conditional_entropy[1] <= 0.9 * high + 0.1 * h_single + QUADRATURE_ERROR
     # Discrete X: the expectation is exact, so no Monte-Carlo standard error is reported.
     assert measurement.mi_input_std_error[1] == 0.0
-    assert measurement.mi_input[1] == pytest.approx(measurement.entropy[1] - measurement.conditional_entropy[1], abs=1e-12)
+    assert measurement.mi_input[1] == pytest.approx(
+        measurement.entropy[1] - measurement.conditional_entropy[1], abs=1e-12
+    )
 
 
 def test_one_batched_forward_pass_and_one_entropy_call_per_layer(monkeypatch):
@@ -282,7 +288,9 @@ def test_label_information_of_far_apart_inputs_is_label_entropy():
     n = 2000
     net = linear_net([1.0, 1.0])
     labels = ThresholdLabels(2.0, -1.0, 1.0)
-    measurement = measure_information(net, DiscreteUniform([-3, -1, 1, 3]), labels, n_samples=n, n_conditional=50, seed=6)
+    measurement = measure_information(
+        net, DiscreteUniform([-3, -1, 1, 3]), labels, n_samples=n, n_conditional=50, seed=6
+    )
     share = float((measurement.clean_samples[0] > 2.0).double().mean())
     label_entropy = -share * math.log(share) - (1 - share) * math.log(1 - share)
     assert measurement.mi_label == pytest.approx([label_entropy, label_entropy], abs=QUADRATURE_ERROR)
@@ -301,7 +309,9 @@ def test_label_information_gaussian_input_against_skew_normal():
     s, r = math.sqrt(var), math.sqrt(var + BETA**2)
     a = s / BETA
     net = linear_net([1.0])
-    measured = measure_information(net, Gaussian(0.0, var), ThresholdLabels(0.0, -1.0, 1.0), n_samples=n, seed=7).mi_label[0]
+    measured = measure_information(
+        net, Gaussian(0.0, var), ThresholdLabels(0.0, -1.0, 1.0), n_samples=n, seed=7
+    ).mi_label[0]
 
     # The chi^2 integrand's Gaussian-like tail has scale ~ s^2 / beta = 5 here: integrate to |t| = 60,
     # in logs so nothing underflows.
@@ -314,7 +324,9 @@ def test_label_information_gaussian_input_against_skew_normal():
     # chi^2 constant of the half-normal class: (P_+ * phi_{beta/sqrt2}) is skew-normal too.
     r_half = math.sqrt(var + BETA**2 / 2)
     log_q_half = (
-        math.log(2) - 0.5 * (t / r_half) ** 2 - math.log(r_half * math.sqrt(2 * math.pi))
+        math.log(2)
+        - 0.5 * (t / r_half) ** 2
+        - math.log(r_half * math.sqrt(2 * math.pi))
         + log_ndtr(s * t / (BETA / math.sqrt(2) * r_half))
     )
     c_plus = float(np.exp(log_q_half - log_q_plus).sum() * step / (2 * BETA * math.sqrt(math.pi)) - 1)
@@ -365,6 +377,7 @@ def pairwise_reference(points: np.ndarray, beta: float, divisor: float) -> float
 
 def random_point_sets() -> list[torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
+
     # Spreads from far below beta (one blurred point) to far above it (separated points); the widest
     # only in 1-D, where the quadrature grid stays small.
     def normal(*shape: int) -> torch.Tensor:
@@ -395,10 +408,16 @@ def test_pairwise_bounds_bracket_the_mixture_entropy():
 
 def test_pairwise_bounds_exact_for_one_point_and_far_clusters():
     one_point = torch.full((1, 30, 2), 0.4, dtype=torch.float64)
-    clusters = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64).repeat_interleave(torch.tensor([10, 20, 30])).reshape(1, 60, 1)
+    clusters = (
+        torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)
+        .repeat_interleave(torch.tensor([10, 20, 30]))
+        .reshape(1, 60, 1)
+    )
     weights = np.array([10, 20, 30]) / 60
     for distance in ("kl", "bhattacharyya"):
-        assert float(pairwise_distance_entropy(one_point, BETA, distance)[0]) == pytest.approx(gaussian_entropy(2, BETA), abs=1e-12)
+        assert float(pairwise_distance_entropy(one_point, BETA, distance)[0]) == pytest.approx(
+            gaussian_entropy(2, BETA), abs=1e-12
+        )
         expected = gaussian_entropy(1, BETA) - float((weights * np.log(weights)).sum())
         assert float(pairwise_distance_entropy(clusters, BETA, distance)[0]) == pytest.approx(expected, abs=1e-12)
 
@@ -408,7 +427,9 @@ def test_all_estimators_give_log_k_for_far_apart_clusters():
     # estimates equal the empirical input entropy, on the same samples.
     k, n = 4, 1000
     names = ("sp", "kl_upper", "bhattacharyya_lower")
-    measurement = measure_information(linear_net([1.0]), DiscreteUniform(range(k)), n_samples=n, seed=8, estimator=names)
+    measurement = measure_information(
+        linear_net([1.0]), DiscreteUniform(range(k)), n_samples=n, seed=8, estimator=names
+    )
     empirical = plug_in_entropy(measurement.clean_samples[0])
     for name in names:
         assert measurement.mi_input_by_estimator[name][0] == pytest.approx(empirical, abs=QUADRATURE_ERROR)
@@ -419,12 +440,20 @@ def test_layer_one_bounds_bracket_sp_on_the_same_samples():
     # Layer 1's conditional is exact for all three, so kl_upper >= sp >= bhattacharyya_lower there.
     net = set_weights(seed_network("tanh-tanh"), [3.0, 2.0], [0.2, 0.0])
     names = ("sp", "kl_upper", "bhattacharyya_lower")
-    measurement = measure_information(net, Gaussian(0.0, 0.25), n_samples=400, n_conditional=40, n_inputs=10, seed=1, estimator=names)
+    measurement = measure_information(
+        net, Gaussian(0.0, 0.25), n_samples=400, n_conditional=40, n_inputs=10, seed=1, estimator=names
+    )
     values = measurement.mi_input_by_estimator
-    assert values["bhattacharyya_lower"][0] <= values["sp"][0] + QUADRATURE_ERROR <= values["kl_upper"][0] + 2 * QUADRATURE_ERROR
+    assert (
+        values["bhattacharyya_lower"][0]
+        <= values["sp"][0] + QUADRATURE_ERROR
+        <= values["kl_upper"][0] + 2 * QUADRATURE_ERROR
+    )
     # Same samples whichever estimator is asked for first.
     for name in names:
-        alone = measure_information(net, Gaussian(0.0, 0.25), n_samples=400, n_conditional=40, n_inputs=10, seed=1, estimator=name)
+        alone = measure_information(
+            net, Gaussian(0.0, 0.25), n_samples=400, n_conditional=40, n_inputs=10, seed=1, estimator=name
+        )
         assert alone.mi_input == pytest.approx(values[name], abs=1e-12)
 
 
@@ -443,7 +472,9 @@ def test_binning_far_apart_clusters_give_log_k():
     k, n = 4, 1000
     net = linear_net([1.0, 1.0])
     inputs = DiscreteUniform([0.5 + 10 * i for i in range(k)])
-    measurement = measure_information(net, inputs, n_samples=n, n_conditional=100, seed=10, estimator="binning", bin_size=1.0)
+    measurement = measure_information(
+        net, inputs, n_samples=n, n_conditional=100, seed=10, estimator="binning", bin_size=1.0
+    )
     empirical = plug_in_entropy(measurement.clean_samples[0])
     assert measurement.mi_input == pytest.approx([empirical, empirical], abs=1e-12)
     assert measurement.conditional_entropy == [0.0, 0.0]

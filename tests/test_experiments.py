@@ -121,7 +121,10 @@ def test_shipped_configs_follow_the_seed(name: str, preset: str, lr: float, n_in
 
 
 def test_defaults_are_resolved() -> None:
-    config = parse_config('[network]\nwidths = [1, 3, 1]\nactivations = ["relu", "tanh"]\n[inputs]\nkind = "gaussian"\n', default_name="mine")
+    config = parse_config(
+        '[network]\nwidths = [1, 3, 1]\nactivations = ["relu", "tanh"]\n[inputs]\nkind = "gaussian"\n',
+        default_name="mine",
+    )
     assert config.name == "mine" and config.seeds == (0,)
     assert config.network.init == "default" and config.network.preset is None
     assert config.training.batch_size == config.training.train_size
@@ -132,7 +135,9 @@ def test_defaults_are_resolved() -> None:
 
 
 def test_default_initialisation_is_fixed_by_the_seed() -> None:
-    config = parse_config('[network]\nwidths = [1, 3, 1]\nactivations = ["relu", "tanh"]\n[inputs]\nkind = "gaussian"\n')
+    config = parse_config(
+        '[network]\nwidths = [1, 3, 1]\nactivations = ["relu", "tanh"]\n[inputs]\nkind = "gaussian"\n'
+    )
     first, again, other = (build_network(config.network, seed) for seed in (0, 0, 1))
     assert all(torch.equal(a, b) for a, b in zip(first.parameters(), again.parameters()))
     assert not torch.equal(first.linears[0].weight, other.linears[0].weight)
@@ -163,7 +168,11 @@ BAD_CONFIGS = [
     ("zero beta", TINY.replace('preset = "tanh-tanh"', 'preset = "tanh-tanh"\nbeta = 0'), "network.beta"),
     ("negative epochs", TINY.replace("epochs = 4", "epochs = -1"), "training.epochs"),
     ("zero learning rate", TINY.replace("learning_rate = 0.05", "learning_rate = 0"), "training.learning_rate"),
-    ("unknown activation", '[network]\nwidths = [1, 1]\nactivations = ["swish"]\n[inputs]\nkind = "gaussian"\n', "network.activations"),
+    (
+        "unknown activation",
+        '[network]\nwidths = [1, 1]\nactivations = ["swish"]\n[inputs]\nkind = "gaussian"\n',
+        "network.activations",
+    ),
     ("unknown key", TINY.replace("epochs = 4", "epochs = 4\nlerning_rate = 0.1"), "training.lerning_rate"),
     ("unknown table", TINY + "\n[trainng]\nepochs = 3\n", "trainng"),
     ("unknown input kind", TINY.replace('kind = "gaussian"', 'kind = "uniform"'), "inputs.kind"),
@@ -171,19 +180,43 @@ BAD_CONFIGS = [
     ("missing inputs", '[network]\npreset = "tanh"\n', "inputs"),
     ("missing network", '[inputs]\nkind = "gaussian"\n', "network"),
     ("unknown preset", TINY.replace('"tanh-tanh"', '"relu-relu"'), "network.preset"),
-    ("preset mismatch", TINY.replace('preset = "tanh-tanh"', 'preset = "tanh-tanh"\nactivations = ["tanh"]'), "network.activations"),
-    ("vector output", '[network]\nwidths = [1, 2]\nactivations = ["tanh"]\n[inputs]\nkind = "gaussian"\n', "network.widths"),
-    ("seed init without preset", '[network]\nwidths = [1, 1]\nactivations = ["tanh"]\ninit = "seed"\n[inputs]\nkind = "gaussian"\n', "network.init"),
+    (
+        "preset mismatch",
+        TINY.replace('preset = "tanh-tanh"', 'preset = "tanh-tanh"\nactivations = ["tanh"]'),
+        "network.activations",
+    ),
+    (
+        "vector output",
+        '[network]\nwidths = [1, 2]\nactivations = ["tanh"]\n[inputs]\nkind = "gaussian"\n',
+        "network.widths",
+    ),
+    (
+        "seed init without preset",
+        '[network]\nwidths = [1, 1]\nactivations = ["tanh"]\ninit = "seed"\n[inputs]\nkind = "gaussian"\n',
+        "network.init",
+    ),
     ("negative variance", TINY.replace("var = 0.25", "var = -0.25"), "inputs.var"),
     ("batch larger than set", TINY.replace("batch_size = 10", "batch_size = 41"), "training.batch_size"),
-    ("accuracy above one", TINY.replace("lr_drop_accuracy = 0.8", "lr_drop_accuracy = 1.5"), "training.lr_drop_accuracy"),
+    (
+        "accuracy above one",
+        TINY.replace("lr_drop_accuracy = 0.8", "lr_drop_accuracy = 1.5"),
+        "training.lr_drop_accuracy",
+    ),
     ("unknown loss", TINY.replace("epochs = 4", 'epochs = 4\nloss = "hinge"'), "training.loss"),
-    ("unknown schedule", TINY.replace("n_samples = 40", 'n_samples = 40\nschedule = "sometimes"'), "estimation.schedule"),
+    (
+        "unknown schedule",
+        TINY.replace("n_samples = 40", 'n_samples = 40\nschedule = "sometimes"'),
+        "estimation.schedule",
+    ),
     ("unknown estimator", TINY.replace('["sp", "kl_upper"]', '["sp", "knn"]'), "estimation.estimators"),
     ("estimators without sp", TINY.replace('["sp", "kl_upper"]', '["kl_upper"]'), "estimation.estimators"),
     ("zero samples", TINY.replace("n_samples = 40", "n_samples = 0"), "estimation.n_samples"),
     ("limits per layer", TINY.replace("points = 24", "points = 24\nlimits = [[-1.0, 1.0]]"), "density.limits"),
-    ("limits reversed", TINY.replace("points = 24", "points = 24\nlimits = [[1.0, -1.0], [0.0, 1.0]]"), "density.limits"),
+    (
+        "limits reversed",
+        TINY.replace("points = 24", "points = 24\nlimits = [[1.0, -1.0], [0.0, 1.0]]"),
+        "density.limits",
+    ),
     ("empty seeds", TINY.replace("seeds = [0]", "seeds = []"), "seeds"),
     ("repeated seeds", TINY.replace("seeds = [0]", "seeds = [1, 1]"), "seeds"),
     ("negative seed", TINY.replace("seeds = [0]", "seeds = [-1]"), "seeds"),
@@ -235,7 +268,13 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 def test_run_folder_layout(tmp_path: Path) -> None:
     config = with_seeds(tiny(), 2)
     run_dir = run_experiment(config, tmp_path / "run", progress=False, command="test")
-    assert sorted(entry.name for entry in run_dir.iterdir()) == ["checkpoint.pt", "config.toml", "densities.npz", "manifest.json", "metrics.csv"]
+    assert sorted(entry.name for entry in run_dir.iterdir()) == [
+        "checkpoint.pt",
+        "config.toml",
+        "densities.npz",
+        "manifest.json",
+        "metrics.csv",
+    ]
 
     assert parse_config((run_dir / "config.toml").read_text()) == config
 
@@ -266,7 +305,20 @@ def test_run_folder_layout(tmp_path: Path) -> None:
             assert np.all(np.isfinite(density)) and np.all(density >= 0)
 
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    for key in ("infoflow_version", "torch_version", "numpy_version", "python_version", "platform", "command", "seeds", "started_utc", "finished_utc", "timings_s", "status", "message"):
+    for key in (
+        "infoflow_version",
+        "torch_version",
+        "numpy_version",
+        "python_version",
+        "platform",
+        "command",
+        "seeds",
+        "started_utc",
+        "finished_utc",
+        "timings_s",
+        "status",
+        "message",
+    ):
         assert key in manifest
     assert manifest["status"] == "complete" and manifest["seeds"] == [0, 1] and manifest["command"] == "test"
     assert set(manifest["timings_s"]) == {"total", "per_seed", "per_epoch_mean"}
@@ -367,7 +419,9 @@ def test_progress_goes_to_stderr_and_can_be_disabled(tmp_path: Path, capsys: pyt
     run_experiment(tiny(), tmp_path / "loud", progress=True)
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert "tiny seed 0" in captured.err and "4/4" in captured.err and "I(X;T)" in captured.err and "acc" in captured.err
+    assert (
+        "tiny seed 0" in captured.err and "4/4" in captured.err and "I(X;T)" in captured.err and "acc" in captured.err
+    )
 
 
 def test_invalid_config_creates_nothing(tmp_path: Path) -> None:
@@ -380,8 +434,10 @@ def test_invalid_config_creates_nothing(tmp_path: Path) -> None:
 # Resume after SIGKILL
 # ----------------------------------------------------------------------------------------------
 
-KILLABLE = TINY.replace("seeds = [0]", "seeds = [0, 1]").replace("epochs = 4", "epochs = 250").replace(
-    "[estimation]", '[estimation]\nschedule = "interval"\nevery = 7'
+KILLABLE = (
+    TINY.replace("seeds = [0]", "seeds = [0, 1]")
+    .replace("epochs = 4", "epochs = 250")
+    .replace("[estimation]", '[estimation]\nschedule = "interval"\nevery = 7')
 )
 
 

@@ -25,9 +25,7 @@ def _snapshot(run_dir: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-def _synthetic(
-    tmp_path: Path, name: str, *, n_layers: int, n_seeds: int, true_mi: bool, units: int = 1
-) -> Path:
+def _synthetic(tmp_path: Path, name: str, *, n_layers: int, n_seeds: int, true_mi: bool, units: int = 1) -> Path:
     rng = np.random.default_rng(0)
     base = np.log1p(EPOCHS / 5.0)[None, :, None] * np.arange(1, n_layers + 1)[None, None, :] / n_layers
     mi = base + rng.normal(0, 0.02, (n_seeds, EPOCHS.size, n_layers))
@@ -35,9 +33,7 @@ def _synthetic(
     centres = np.outer(np.minimum(EPOCHS / 20.0, 1.0), [-0.8, 0.0, 0.8])
     density = mixture_densities(GRID, centres)  # (E, G)
     densities = [
-        np.broadcast_to(
-            density[None, :, None, :], (n_seeds, EPOCHS.size, units if layer == 0 else 1, GRID.size)
-        )
+        np.broadcast_to(density[None, :, None, :], (n_seeds, EPOCHS.size, units if layer == 0 else 1, GRID.size))
         for layer in range(n_layers)
     ]
     return write_run(

@@ -61,7 +61,9 @@ def test_reproduce_refuses_a_changed_config_over_an_existing_run(short_configs: 
         reproduce_module.reproduce(["fig2"], out, seeds=3, progress=False)
 
 
-def test_cli_reproduce_unknown_experiment_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_cli_reproduce_unknown_experiment_is_one_line_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     assert cli.main(["reproduce", "fig9", "--out", str(tmp_path / "x")]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "fig9" in error and "Traceback" not in error

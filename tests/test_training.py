@@ -63,7 +63,12 @@ def test_epoch_zero_loss_matches_the_closed_form() -> None:
 def test_cross_entropy_is_the_logistic_loss_about_the_label_midpoint() -> None:
     net = seed_network("tanh", BETA)
     trainer = Trainer(
-        net, FOUR_VALUES, ThresholdLabels(4.5, 0.0, 0.25), TrainingSettings(epochs=1, learning_rate=0.1, loss="cross_entropy"), CHEAP, seed=0
+        net,
+        FOUR_VALUES,
+        ThresholdLabels(4.5, 0.0, 0.25),
+        TrainingSettings(epochs=1, learning_rate=0.1, loss="cross_entropy"),
+        CHEAP,
+        seed=0,
     )
     output = torch.tensor([[0.3], [0.3]], dtype=torch.float64)
     labels = torch.tensor([[0.25], [0.0]], dtype=torch.float64)
@@ -74,7 +79,14 @@ def test_cross_entropy_is_the_logistic_loss_about_the_label_midpoint() -> None:
 
 
 def test_mse_is_the_mean_squared_error_of_the_noisy_output() -> None:
-    trainer = Trainer(seed_network("tanh", BETA), FOUR_VALUES, FIG2_LABELS, TrainingSettings(epochs=1, learning_rate=0.1), CHEAP, seed=0)
+    trainer = Trainer(
+        seed_network("tanh", BETA),
+        FOUR_VALUES,
+        FIG2_LABELS,
+        TrainingSettings(epochs=1, learning_rate=0.1),
+        CHEAP,
+        seed=0,
+    )
     output = torch.tensor([[0.5], [-0.5]], dtype=torch.float64)
     labels = torch.tensor([[1.0], [1.0]], dtype=torch.float64)
     assert float(trainer._loss(output, labels)) == pytest.approx((0.25 + 2.25) / 2, rel=1e-15)
@@ -84,7 +96,9 @@ def test_mse_is_the_mean_squared_error_of_the_noisy_output() -> None:
 def test_both_losses_learn_a_separable_task(loss: str) -> None:
     separable = GaussianMixture([-2.0, 2.0], [0.1, 0.1])
     settings = TrainingSettings(epochs=15, learning_rate=0.5, loss=loss, train_size=200, batch_size=20, test_size=500)
-    result = train(seed_network("tanh", BETA), separable, SIGN, settings, cheap_recording(schedule="interval", every=15), seed=0)
+    result = train(
+        seed_network("tanh", BETA), separable, SIGN, settings, cheap_recording(schedule="interval", every=15), seed=0
+    )
     assert not result.diverged
     assert result.records[-1].loss < result.records[1].loss
     assert result.records[-1].accuracy > 0.99
@@ -103,9 +117,17 @@ def test_noise_stays_on_in_evaluation() -> None:
 def test_learning_rate_drops_once_when_accuracy_first_reaches_the_threshold() -> None:
     separable = GaussianMixture([-2.0, 2.0], [0.25, 0.25])
     settings = TrainingSettings(
-        epochs=25, learning_rate=0.2, train_size=200, batch_size=50, test_size=500, lr_drop_factor=20.0, lr_drop_accuracy=0.99
+        epochs=25,
+        learning_rate=0.2,
+        train_size=200,
+        batch_size=50,
+        test_size=500,
+        lr_drop_factor=20.0,
+        lr_drop_accuracy=0.99,
     )
-    records = train(seed_network("tanh", BETA), separable, SIGN, settings, cheap_recording(schedule="interval", every=25), seed=0).records
+    records = train(
+        seed_network("tanh", BETA), separable, SIGN, settings, cheap_recording(schedule="interval", every=25), seed=0
+    ).records
     first_hit = next(record.epoch for record in records if record.accuracy >= 0.99)
     assert 0 < first_hit < 24, "the task must cross the threshold mid-run for this test to mean anything"
     for record in records:
@@ -118,10 +140,17 @@ def test_learning_rate_drops_once_when_accuracy_first_reaches_the_threshold() ->
 
 def test_no_drop_without_a_threshold_and_immediate_drop_at_zero() -> None:
     base = dict(epochs=3, learning_rate=0.1, train_size=20, batch_size=10, test_size=50)
-    never = train(seed_network("tanh", BETA), FOUR_VALUES, FIG2_LABELS, TrainingSettings(**base), cheap_recording(), seed=0)
+    never = train(
+        seed_network("tanh", BETA), FOUR_VALUES, FIG2_LABELS, TrainingSettings(**base), cheap_recording(), seed=0
+    )
     assert {record.learning_rate for record in never.records} == {0.1}
     at_once = train(
-        seed_network("tanh", BETA), FOUR_VALUES, FIG2_LABELS, TrainingSettings(**base, lr_drop_accuracy=0.0, lr_drop_factor=4.0), cheap_recording(), seed=0
+        seed_network("tanh", BETA),
+        FOUR_VALUES,
+        FIG2_LABELS,
+        TrainingSettings(**base, lr_drop_accuracy=0.0, lr_drop_factor=4.0),
+        cheap_recording(),
+        seed=0,
     )
     assert [record.learning_rate for record in at_once.records] == [0.1, 0.025, 0.025, 0.025]
 
@@ -155,7 +184,14 @@ def test_trainer_run_raises_training_diverged() -> None:
 
 def test_schedule_measures_only_the_scheduled_epochs() -> None:
     settings = TrainingSettings(epochs=7, learning_rate=0.01, train_size=10, batch_size=5, test_size=20)
-    records = train(seed_network("tanh", BETA), FOUR_VALUES, FIG2_LABELS, settings, cheap_recording(schedule="interval", every=3), seed=0).records
+    records = train(
+        seed_network("tanh", BETA),
+        FOUR_VALUES,
+        FIG2_LABELS,
+        settings,
+        cheap_recording(schedule="interval", every=3),
+        seed=0,
+    ).records
     assert [record.epoch for record in records if record.is_measured] == [0, 3, 6, 7]
     unmeasured = records[1]
     assert unmeasured.mi_input is None and unmeasured.densities is None and unmeasured.mi_label is None
@@ -197,7 +233,15 @@ def test_a_resumed_trainer_continues_exactly(momentum: float) -> None:
             seed_network("tanh-tanh", BETA),
             Gaussian(0.0, 0.25),
             SIGN,
-            TrainingSettings(epochs=6, learning_rate=0.05, momentum=momentum, train_size=40, batch_size=8, test_size=50, lr_drop_accuracy=0.6),
+            TrainingSettings(
+                epochs=6,
+                learning_rate=0.05,
+                momentum=momentum,
+                train_size=40,
+                batch_size=8,
+                test_size=50,
+                lr_drop_accuracy=0.6,
+            ),
             cheap_recording(n_layers=2, estimators=("kl_upper",)),
             seed=3,
         )
@@ -222,7 +266,9 @@ def test_a_resumed_trainer_continues_exactly(momentum: float) -> None:
 def test_same_seed_same_records_other_seed_other_records() -> None:
     def records(seed: int) -> list:
         settings = TrainingSettings(epochs=2, learning_rate=0.05, train_size=20, batch_size=5, test_size=50)
-        return train(seed_network("tanh", BETA), Gaussian(0.0, 0.25), SIGN, settings, cheap_recording(), seed=seed).records
+        return train(
+            seed_network("tanh", BETA), Gaussian(0.0, 0.25), SIGN, settings, cheap_recording(), seed=seed
+        ).records
 
     first, again, other = records(0), records(0), records(1)
     assert [(r.loss, r.accuracy, r.mi_input) for r in first] == [(r.loss, r.accuracy, r.mi_input) for r in again]
@@ -260,4 +306,11 @@ def test_bad_training_settings_name_the_field(changes: dict, field: str) -> None
 
 def test_trainer_rejects_a_vector_output() -> None:
     with pytest.raises(ValueError, match="width 1"):
-        Trainer(NoisyMLP([1, 2], "tanh", BETA), FOUR_VALUES, FIG2_LABELS, TrainingSettings(epochs=1, learning_rate=0.1), CHEAP, seed=0)
+        Trainer(
+            NoisyMLP([1, 2], "tanh", BETA),
+            FOUR_VALUES,
+            FIG2_LABELS,
+            TrainingSettings(epochs=1, learning_rate=0.1),
+            CHEAP,
+            seed=0,
+        )

@@ -290,9 +290,6 @@ class ClaimRequirement:
 # ----------------------------------------------------------------------------------------------
 
 
-
-
-
 def _sample_sizes(sample_sizes: Sequence[int]) -> tuple[int, ...]:
     sizes = tuple(integer_at_least("sample_sizes entries", size, 1) for size in sample_sizes)
     if not sizes:
@@ -300,9 +297,6 @@ def _sample_sizes(sample_sizes: Sequence[int]) -> tuple[int, ...]:
     if len(set(sizes)) != len(sizes):
         raise ValueError(f"sample_sizes must be distinct; got {list(sizes)}")
     return tuple(sorted(sizes))
-
-
-
 
 
 # ----------------------------------------------------------------------------------------------
@@ -436,7 +430,9 @@ def _train_snapshots(
         if record.epoch >= last:
             break
     if progress is not None:
-        progress(f"trained {config.name} to epoch {last} in {time.perf_counter() - started:.1f} s (snapshots at {', '.join(map(str, chosen))})")
+        progress(
+            f"trained {config.name} to epoch {last} in {time.perf_counter() - started:.1f} s (snapshots at {', '.join(map(str, chosen))})"
+        )
     return snapshots
 
 
@@ -708,7 +704,11 @@ def _timing_table(rows: Sequence[AccuracyRow]) -> list[str]:
         cells = []
         for n in sizes:
             # One value per snapshot (every layer's row of a snapshot repeats it).
-            per_snapshot = {row.epoch: row.seconds_per_estimate for row in rows if row.experiment == experiment and row.n_samples == n}
+            per_snapshot = {
+                row.epoch: row.seconds_per_estimate
+                for row in rows
+                if row.experiment == experiment and row.n_samples == n
+            }
             cells.append(f"{float(np.mean(list(per_snapshot.values()))):.4f}" if per_snapshot else "")
         lines.append(f"| {experiment} | " + " | ".join(cells) + " |")
     return lines
@@ -725,7 +725,7 @@ def _requirements_text(requirements: Sequence[ClaimRequirement], sizes: Sequence
             f"sqrt((bias_a - bias_b)^2 + SD_a^2 + SD_b^2); between two layers at one epoch, which share their "
             f"samples, the bound RMSE_a + RMSE_b (true for any correlation); against a constant, RMSE_a. A "
             f"difference counts as resolved at n when that error is at most {EFFECT_FRACTION:g} of it (it then "
-            f"stands at least {1 / EFFECT_FRACTION:g} errors away from zero); \"n needed\" is the smallest studied "
+            f'stands at least {1 / EFFECT_FRACTION:g} errors away from zero); "n needed" is the smallest studied '
             f"n from which on this holds."
         ),
         "",
@@ -739,8 +739,10 @@ def _requirements_text(requirements: Sequence[ClaimRequirement], sizes: Sequence
     ]
     for requirement in requirements:
         effect = requirement.effect
-        needed = "not present" if requirement.effect_nats <= 0 else (
-            f"> {largest}" if requirement.n_needed is None else str(requirement.n_needed)
+        needed = (
+            "not present"
+            if requirement.effect_nats <= 0
+            else (f"> {largest}" if requirement.n_needed is None else str(requirement.n_needed))
         )
         lines.append(
             f"| {effect.claim} | {effect.experiment} | {effect.description} | {requirement.effect_nats:.3f} | "
@@ -763,7 +765,9 @@ def _requirements_summary(requirements: Sequence[ClaimRequirement], sizes: Seque
         hardest = "; ".join(
             f"{r.effect.claim} {r.effect.description}, {r.effect_nats:.3f} nats" for r in resolved if r.n_needed == most
         )
-        sentences.append(f"Every resolved difference needs at most n = {most} samples; those that need {most}: {hardest}.")
+        sentences.append(
+            f"Every resolved difference needs at most n = {most} samples; those that need {most}: {hardest}."
+        )
         easiest = [r for r in resolved if r.n_needed == min(sizes)]
         if easiest:
             claims = sorted({r.effect.claim for r in easiest})
@@ -787,9 +791,7 @@ def _requirements_summary(requirements: Sequence[ClaimRequirement], sizes: Seque
     return [" ".join(sentences), ""]
 
 
-def _markdown(
-    rows: Sequence[AccuracyRow], requirements: Sequence[ClaimRequirement], settings: StudySettings
-) -> str:
+def _markdown(rows: Sequence[AccuracyRow], requirements: Sequence[ClaimRequirement], settings: StudySettings) -> str:
     sizes = sorted({row.n_samples for row in rows})
     draws = ", ".join(f"{name}: {count}" for name, count in settings.n_inputs_by_experiment.items())
     draws_text = f" ({draws})" if draws else ""
@@ -841,7 +843,10 @@ def _figure_bytes(rows: Sequence[AccuracyRow]) -> dict[str, bytes]:
     final_epoch = {name: max(row.epoch for row in rows if row.experiment == name) for name in experiments}
     legend: list[Line2D] = []
     for experiment, epoch, _phase, layer in _snapshot_keys(rows):
-        series = sorted((row for row in rows if (row.experiment, row.epoch, row.layer) == (experiment, epoch, layer)), key=lambda r: r.n_samples)
+        series = sorted(
+            (row for row in rows if (row.experiment, row.epoch, row.layer) == (experiment, epoch, layer)),
+            key=lambda r: r.n_samples,
+        )
         n = np.array([row.n_samples for row in series], dtype=np.float64)
         bias = np.abs([row.bias_nats for row in series])
         sd = np.array([row.sd_nats for row in series])
@@ -859,9 +864,18 @@ def _figure_bytes(rows: Sequence[AccuracyRow]) -> dict[str, bytes]:
         sd_axes.plot(n, sd, marker="o" if is_final else None, markersize=4, **style)
         if is_final:
             # Hollow: |bias| within 2 standard errors of zero, not distinguishable from no bias.
-            significant = np.abs([row.bias_nats for row in series]) > 2 * np.array([row.bias_std_error_nats for row in series])
+            significant = np.abs([row.bias_nats for row in series]) > 2 * np.array(
+                [row.bias_std_error_nats for row in series]
+            )
             bias_axes.plot(n[significant], bias[significant], "o", color=colours[experiment], markersize=4)
-            bias_axes.plot(n[~significant], bias[~significant], "o", markerfacecolor="white", color=colours[experiment], markersize=4)
+            bias_axes.plot(
+                n[~significant],
+                bias[~significant],
+                "o",
+                markerfacecolor="white",
+                color=colours[experiment],
+                markersize=4,
+            )
             legend.append(Line2D([], [], label=f"{experiment} T{layer} (epoch {epoch})", **style))
     sizes = np.array(sorted({row.n_samples for row in rows}), dtype=np.float64)
     for axes, values in ((bias_axes, [abs(r.bias_nats) for r in rows]), (sd_axes, [r.sd_nats for r in rows])):
@@ -985,7 +999,9 @@ def run_accuracy_study(
         sample_sizes=tuple(sizes),
         n_repeats=repeats,
         training_seed=0,
-        n_inputs_by_experiment={s.experiment: s.n_inputs for s in snapshots if not s.inputs.is_discrete and s.net.n_layers > 1},
+        n_inputs_by_experiment={
+            s.experiment: s.n_inputs for s in snapshots if not s.inputs.is_discrete and s.net.n_layers > 1
+        },
         seconds_training=trained - started,
         seconds_estimating=estimated - trained,
         quick=quick,

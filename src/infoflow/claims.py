@@ -148,8 +148,7 @@ STATEMENTS: dict[str, str] = {
     "C2": "I(X;T_1) peaks when T_1 separates into 8 clusters and falls as they merge.",
     "C3": "T_2 splits into two clusters at the labels 0 and 0.25; I(X;T_2) rises when this happens.",
     "C4": "Tanh-Tanh: I(X;T_1) and I(X;T_2) fall while the representations cluster; I(X;T_2) < I(X;T_1).",
-    "C5": "LeakyReLU-Tanh: I(X;T_1) keeps increasing through training; T_1's PDF becomes more "
-    "diffuse, no clustering.",
+    "C5": "LeakyReLU-Tanh: I(X;T_1) keeps increasing through training; T_1's PDF becomes more diffuse, no clustering.",
     "C6": "I(X;T_1) peaks when the output first splits in two clusters, then falls and converges to ~1 nat.",
     "C7": "Every fall in I(X;T_{layer}) coincides with a measured increase in clustering of T_{layer}.",
 }
@@ -251,9 +250,7 @@ class RunRecord:
         """Whether densities.npz was present."""
         return self.density_epochs is not None
 
-    def mi_series(
-        self, seed_index: int, layer: int, values: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def mi_series(self, seed_index: int, layer: int, values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Return (epochs, nats) of one seed's layer, measured epochs only.
 
         Parameters
@@ -276,9 +273,7 @@ class RunRecord:
             raise ValueError(f"{self.run_dir}: densities.npz is missing; the density checks need it")
         matches = np.flatnonzero(self.density_seeds == seed)
         if matches.size == 0:
-            raise ValueError(
-                f"{self.run_dir}: densities.npz has no seed {seed} (has {self.density_seeds.tolist()})"
-            )
+            raise ValueError(f"{self.run_dir}: densities.npz has no seed {seed} (has {self.density_seeds.tolist()})")
         return self.densities[layer - 1][matches[0]]
 
 
@@ -398,8 +393,8 @@ def read_run(run_dir: str | Path) -> RunRecord:
             raise ValueError(f"{density_path}: unreadable ({error})") from None
         with archive_file as archive:
             keys = set(archive.files)
-            needed = {"seeds", "epochs"} | {f"grid_layer{l}" for l in range(1, n_layers + 1)}
-            needed |= {f"density_layer{l}" for l in range(1, n_layers + 1)}
+            needed = {"seeds", "epochs"} | {f"grid_layer{layer}" for layer in range(1, n_layers + 1)}
+            needed |= {f"density_layer{layer}" for layer in range(1, n_layers + 1)}
             if not needed <= keys:
                 raise ValueError(f"{density_path}: missing key(s) {', '.join(sorted(needed - keys))}")
             density_seeds = np.asarray(archive["seeds"], dtype=np.int64)
@@ -510,9 +505,7 @@ def find_clusters(
     values = np.asarray(density, dtype=np.float64)
     points = np.asarray(grid, dtype=np.float64)
     if values.ndim != 1 or points.shape != values.shape or values.size < 3:
-        raise ValueError(
-            f"density and grid must be 1-D of the same length >= 3, got {values.shape} and {points.shape}"
-        )
+        raise ValueError(f"density and grid must be 1-D of the same length >= 3, got {values.shape} and {points.shape}")
     if not np.all(np.diff(points) > 0):
         raise ValueError("grid must be strictly increasing")
     values = np.where(np.isfinite(values) & (values > 0), values, 0.0)
@@ -965,9 +958,7 @@ def _outcome(seed: int, measured: dict[str, float], summary: str, failures: list
     return SeedOutcome(seed=seed, passed=not failures, measured=measured, detail=detail)
 
 
-def _aggregate(
-    claim: str, experiment: str, outcomes: Sequence[SeedOutcome], layer: int | None = None
-) -> ClaimResult:
+def _aggregate(claim: str, experiment: str, outcomes: Sequence[SeedOutcome], layer: int | None = None) -> ClaimResult:
     passed_count = sum(outcome.passed for outcome in outcomes)
     statement = STATEMENTS[claim]
     if layer is not None:
@@ -1019,9 +1010,7 @@ class _SeedContext:
 
     def _require_layer(self, layer: int) -> None:
         if layer > self.run.n_layers:
-            raise ValueError(
-                f"{self.run.run_dir}: the check needs layer {layer}, the run has {self.run.n_layers}"
-            )
+            raise ValueError(f"{self.run.run_dir}: the check needs layer {layer}, the run has {self.run.n_layers}")
 
 
 def _check_c1(context: _SeedContext) -> SeedOutcome:
@@ -1061,9 +1050,7 @@ def _check_c1(context: _SeedContext) -> SeedOutcome:
     if two is not None and not drop_32 >= C1_STEP_MIN_NATS:
         failures.append(f"3->2 drop {_f(drop_32, 3)} < {C1_STEP_MIN_NATS}")
     if not abs(mi.end_nats - C1_END_NATS) <= C1_END_TOLERANCE_NATS:
-        failures.append(
-            f"end {_f(mi.end_nats, 3)} not within {C1_END_TOLERANCE_NATS} of {_f(C1_END_NATS, 3)}"
-        )
+        failures.append(f"end {_f(mi.end_nats, 3)} not within {C1_END_TOLERANCE_NATS} of {_f(C1_END_NATS, 3)}")
 
     summary = (
         f"peak I={_f(mi.peak_nats, 2)} nats at epoch {mi.peak_epoch}; clusters 4->3 at epoch {_f(merge_43, 0)} "
@@ -1132,9 +1119,7 @@ def _check_c3(context: _SeedContext) -> SeedOutcome:
     if end_count == 2 and matching.size:
         locations = sorted(c.location for c in series.clusters[matching[-1]])
     location_errors = (
-        [abs(locations[0] - min(below, above)), abs(locations[1] - max(below, above))]
-        if len(locations) == 2
-        else []
+        [abs(locations[0] - min(below, above)), abs(locations[1] - max(below, above))] if len(locations) == 2 else []
     )
     if end_count != 2:
         failures.append(f"T_2 ends in {end_count} clusters, not 2")
@@ -1219,9 +1204,7 @@ def _check_c5(context: _SeedContext) -> SeedOutcome:
     fitted_epoch = float(mi.epochs[reached[0]]) if reached.size else float(mi.epochs[0])
     change = clustering_change(series, fitted_epoch, float(series.epochs[-1]), context.window)
     if not shortfall <= C5_END_TOLERANCE_NATS:
-        failures.append(
-            f"end I {_f(mi.end_nats, 3)} is {_f(shortfall, 3)} below the max {_f(mi.peak_nats, 3)}"
-        )
+        failures.append(f"end I {_f(mi.end_nats, 3)} is {_f(shortfall, 3)} below the max {_f(mi.peak_nats, 3)}")
     if not rho >= C5_MIN_SPEARMAN:
         failures.append(f"Spearman {_f(rho, 2)} < {C5_MIN_SPEARMAN}")
     if not spread_ratio >= C5_MIN_SPREAD_RATIO:
@@ -1289,9 +1272,7 @@ def _check_c7(context: _SeedContext, layer: int) -> SeedOutcome:
     described = []
     coincided = 0
     for fall in falls:
-        change = clustering_change(
-            series, float(mi.epochs[fall.start]), float(mi.epochs[fall.end]), context.window
-        )
+        change = clustering_change(series, float(mi.epochs[fall.start]), float(mi.epochs[fall.end]), context.window)
         coincided += change.increased
         described.append(
             f"{mi.epochs[fall.start]}->{mi.epochs[fall.end]}: -{_f(fall.size, 2)} nats, "
@@ -1300,7 +1281,9 @@ def _check_c7(context: _SeedContext, layer: int) -> SeedOutcome:
         )
     failures = [] if coincided == len(falls) else [f"{len(falls) - coincided} fall(s) without clustering"]
     if falls:
-        summary = f"{len(falls)} fall(s) > {_f(threshold, 3)} nats, {coincided} with clustering [{'; '.join(described)}]"
+        summary = (
+            f"{len(falls)} fall(s) > {_f(threshold, 3)} nats, {coincided} with clustering [{'; '.join(described)}]"
+        )
     else:
         summary = f"no fall > {_f(threshold, 3)} nats (vacuously true)"
     measured = {"falls": float(len(falls)), "coincided": float(coincided), "fall_threshold_nats": threshold}
@@ -1337,9 +1320,7 @@ def check_claims(run_dir: str | Path, experiment: str | None = None) -> list[Cla
     name = experiment if experiment is not None else run.name
     if name not in CLAIMS_BY_EXPERIMENT:
         if experiment is not None:
-            raise ValueError(
-                f"experiment must be one of {', '.join(CLAIMS_BY_EXPERIMENT)}, got {experiment!r}"
-            )
+            raise ValueError(f"experiment must be one of {', '.join(CLAIMS_BY_EXPERIMENT)}, got {experiment!r}")
         return []
     contexts = [_SeedContext(run, index) for index in range(run.seeds.size)]
     results = []

@@ -127,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="train an experiment and record its information flow into a run folder")
     run.add_argument("config", metavar="CONFIG_OR_NAME", help="a shipped experiment (e.g. fig2) or a TOML config file")
-    run.add_argument("--out", required=True, metavar="DIR", help="the run folder to write (absent or empty, unless --force/--resume)")
+    run.add_argument(
+        "--out", required=True, metavar="DIR", help="the run folder to write (absent or empty, unless --force/--resume)"
+    )
     overwrite = run.add_mutually_exclusive_group()
     overwrite.add_argument("--force", action="store_true", help="replace an existing infoflow run in DIR")
     overwrite.add_argument("--resume", action="store_true", help="continue the run in DIR from its last checkpoint")
@@ -153,10 +155,21 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     reproduce.set_defaults(handler=_command_reproduce)
 
-    accuracy = commands.add_parser("accuracy", help="measure SP's bias and SD against the exact MI on the seed's trained networks")
-    accuracy.add_argument("--out", required=True, metavar="DIR", help="writes DIR/accuracy.csv, .md, .png, .svg (DIR absent or empty, unless --force)")
-    accuracy.add_argument("--quick", action="store_true", help="a tiny study in seconds: 2 experiments, n in {100, 300}, 3 repeats")
-    accuracy.add_argument("--force", action="store_true", help="write into a non-empty DIR, replacing only its accuracy.* files")
+    accuracy = commands.add_parser(
+        "accuracy", help="measure SP's bias and SD against the exact MI on the seed's trained networks"
+    )
+    accuracy.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="writes DIR/accuracy.csv, .md, .png, .svg (DIR absent or empty, unless --force)",
+    )
+    accuracy.add_argument(
+        "--quick", action="store_true", help="a tiny study in seconds: 2 experiments, n in {100, 300}, 3 repeats"
+    )
+    accuracy.add_argument(
+        "--force", action="store_true", help="write into a non-empty DIR, replacing only its accuracy.* files"
+    )
     accuracy.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     accuracy.set_defaults(handler=_command_accuracy)
     return parser

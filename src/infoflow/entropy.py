@@ -87,7 +87,9 @@ def _as_point_sets(samples: Any) -> tuple[torch.Tensor, tuple[int, ...]]:
         except (TypeError, ValueError):
             raise ValueError("samples must be a numeric array or tensor") from None
         points = torch.from_numpy(array)
-    if not (points.is_floating_point() or points.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8)):
+    if not (
+        points.is_floating_point() or points.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8)
+    ):
         raise ValueError(f"samples must be real numbers; got dtype {points.dtype}")
     points = points.to(torch.float64)
     if points.ndim == 0:
@@ -97,7 +99,9 @@ def _as_point_sets(samples: Any) -> tuple[torch.Tensor, tuple[int, ...]]:
     batch_shape = tuple(points.shape[:-2])
     n, d = points.shape[-2:]
     if n == 0 or d == 0:
-        raise ValueError(f"samples must hold at least one point of dimension >= 1; got shape {tuple(samples.shape) if hasattr(samples, 'shape') else (n, d)}")
+        raise ValueError(
+            f"samples must hold at least one point of dimension >= 1; got shape {tuple(samples.shape) if hasattr(samples, 'shape') else (n, d)}"
+        )
     if math.prod(batch_shape) == 0:
         raise ValueError(f"samples batch is empty: shape {tuple(points.shape)}")
     if not torch.isfinite(points).all():
@@ -250,9 +254,7 @@ def _moments_to_density(moments: torch.Tensor, n_grid: int) -> torch.Tensor:
     # The full linear convolution has n_grid + 2 radius points; a power-of-two length above it
     # avoids circular wrap-around.
     n_fft = 1 << (n_grid + 2 * radius - 1).bit_length()
-    spectrum = torch.einsum(
-        "mnf,mf->nf", torch.fft.rfft(moments, n=n_fft), torch.fft.rfft(kernels, n=n_fft)
-    )
+    spectrum = torch.einsum("mnf,mf->nf", torch.fft.rfft(moments, n=n_fft), torch.fft.rfft(kernels, n=n_fft))
     return torch.fft.irfft(spectrum, n=n_fft)[:, radius : radius + n_grid]
 
 
@@ -309,7 +311,10 @@ def _quadrature_block_2d(x: torch.Tensor, beta: float) -> torch.Tensor:
     index2 = torch.round(coords[..., 1])
     offset2 = (coords[..., 1] - index2) * STEP_RATIO
     powers2 = torch.stack([offset2**m for m in range(terms)])  # (M2, B, n)
-    rows = (torch.arange(terms, device=x.device).view(-1, 1, 1) * n_sets + torch.arange(n_sets, device=x.device).view(1, -1, 1)) * g2
+    rows = (
+        torch.arange(terms, device=x.device).view(-1, 1, 1) * n_sets
+        + torch.arange(n_sets, device=x.device).view(1, -1, 1)
+    ) * g2
     rows = rows + index2.to(torch.int64).clamp_(0, g2 - 1)
     index1 = torch.round(coords[..., 0])
     offset1 = (coords[..., 0] - index1) * STEP_RATIO
@@ -363,7 +368,10 @@ def quadrature_entropy(points: torch.Tensor, beta: float) -> torch.Tensor:
     start = 0
     while start < n_sets:
         stop = start + 1
-        while stop < n_sets and (stop - start + 1) * (sorted_sizes[stop] * bytes_per_set_point + n * bytes_per_sample) <= BLOCK_BYTES:
+        while (
+            stop < n_sets
+            and (stop - start + 1) * (sorted_sizes[stop] * bytes_per_set_point + n * bytes_per_sample) <= BLOCK_BYTES
+        ):
             stop += 1
         block = order[start:stop]
         if dim == 1:
@@ -374,7 +382,9 @@ def quadrature_entropy(points: torch.Tensor, beta: float) -> torch.Tensor:
     return result
 
 
-def dense_quadrature_entropy(points: torch.Tensor, beta: float, step_ratio: float = 0.2, padding: float = 10.0) -> torch.Tensor:
+def dense_quadrature_entropy(
+    points: torch.Tensor, beta: float, step_ratio: float = 0.2, padding: float = 10.0
+) -> torch.Tensor:
     """Reference evaluator: the full Gaussian sum on a dense 1-D grid, then the trapezoid rule.
 
     Slow (every grid point sums every component); used by tests and benchmarks as the
@@ -395,7 +405,13 @@ def dense_quadrature_entropy(points: torch.Tensor, beta: float, step_ratio: floa
     result = []
     for x in points[..., 0]:
         step = step_ratio * beta
-        grid = torch.arange(float(x.min()) - padding * beta, float(x.max()) + padding * beta + step, step, dtype=torch.float64, device=x.device)
+        grid = torch.arange(
+            float(x.min()) - padding * beta,
+            float(x.max()) + padding * beta + step,
+            step,
+            dtype=torch.float64,
+            device=x.device,
+        )
         density = torch.zeros_like(grid)
         for chunk in torch.split(x, 256):
             density += torch.exp(-0.5 * ((grid.unsqueeze(1) - chunk) / beta) ** 2).sum(dim=1)
@@ -473,7 +489,9 @@ def _draw_noise_values(centres: torch.Tensor, beta: float, n_noise: int, generat
     values = []
     for start in range(0, n_sets, sets_per_block):
         block = centres[start : start + sets_per_block]
-        noise = torch.randn(block.shape[0], n_noise * n, dim, generator=generator, dtype=centres.dtype, device=centres.device)
+        noise = torch.randn(
+            block.shape[0], n_noise * n, dim, generator=generator, dtype=centres.dtype, device=centres.device
+        )
         values.append(_neg_log_density_at_noisy_points(block, noise, beta))
     return torch.cat(values)
 
@@ -510,7 +528,9 @@ def monte_carlo_entropy(
     if not (target_std_error > 0):
         raise ValueError(f"target_std_error must be > 0; got {target_std_error}")
     if generator is not None and generator.device.type != points.device.type:
-        raise ValueError(f"generator is on {generator.device} but the samples are on {points.device}; use one on the samples' device")
+        raise ValueError(
+            f"generator is on {generator.device} but the samples are on {points.device}; use one on the samples' device"
+        )
     if generator is None:
         generator = torch.Generator(device=points.device)
         generator.manual_seed(0 if seed is None else int(seed))
@@ -528,7 +548,11 @@ def monte_carlo_entropy(
             values = torch.cat([values, extra], dim=1)
         n_noise = needed
     total = values.shape[1]
-    std_error = values.std(dim=1, correction=1) / math.sqrt(total) if total > 1 else torch.zeros(values.shape[0], dtype=values.dtype, device=values.device)
+    std_error = (
+        values.std(dim=1, correction=1) / math.sqrt(total)
+        if total > 1
+        else torch.zeros(values.shape[0], dtype=values.dtype, device=values.device)
+    )
     return EntropyEstimate(nats=values.mean(dim=1), std_error=std_error, n_noise=int(n_noise))
 
 

@@ -233,7 +233,9 @@ def _check_inputs(inputs: Any) -> None:
         )
 
 
-def _generators(generator: torch.Generator | None, seed: int, device: torch.device) -> tuple[torch.Generator, torch.Generator]:
+def _generators(
+    generator: torch.Generator | None, seed: int, device: torch.device
+) -> tuple[torch.Generator, torch.Generator]:
     """Return (noise generator on the network's device, CPU generator for drawing X)."""
     if generator is None:
         noise_generator = torch.Generator(device=device)
@@ -242,7 +244,9 @@ def _generators(generator: torch.Generator | None, seed: int, device: torch.devi
         if not isinstance(generator, torch.Generator):
             raise ValueError(f"generator must be a torch.Generator; got {type(generator).__name__}")
         if torch.device(generator.device).type != device.type:
-            raise ValueError(f"generator must be on the network's device ({device.type}); got one on {generator.device}")
+            raise ValueError(
+                f"generator must be on the network's device ({device.type}); got one on {generator.device}"
+            )
         noise_generator = generator
     if device.type == "cpu":
         return noise_generator, noise_generator
@@ -287,7 +291,9 @@ def _label_classes(labels: Callable[[torch.Tensor], Any], x: torch.Tensor) -> tu
     values = values if isinstance(values, torch.Tensor) else torch.as_tensor(values)
     n = x.shape[0]
     if values.ndim == 0 or values.shape[0] != n:
-        raise ValueError(f"labels must return one label per input, shape ({n},) or ({n}, k); got shape {tuple(values.shape)}")
+        raise ValueError(
+            f"labels must return one label per input, shape ({n},) or ({n}, k); got shape {tuple(values.shape)}"
+        )
     rows = values.reshape(n, -1).to(x.device)
     classes, class_index = torch.unique(rows, dim=0, return_inverse=True)
     return class_index, classes.shape[0]
@@ -413,7 +419,9 @@ def measure_information(
             width = clean.shape[-1]
             for name in estimators:
                 marginal = _set_entropies(name, clean.unsqueeze(0), noisy.unsqueeze(0), beta, bin_size, noise_generator)
-                given_x = _expected_conditional_entropy(name, layer, width, conditional, beta, bin_size, noise_generator)
+                given_x = _expected_conditional_entropy(
+                    name, layer, width, conditional, beta, bin_size, noise_generator
+                )
                 mi_input[name].append(float(marginal.nats[0]) - given_x[0])
                 if name == estimators[0]:
                     entropy.append(float(marginal.nats[0]))
@@ -425,7 +433,12 @@ def measure_information(
                         members = class_index == label_class
                         share = float(members.sum()) / n_samples
                         class_entropy = _set_entropies(
-                            name, clean[members].unsqueeze(0), noisy[members].unsqueeze(0), beta, bin_size, noise_generator
+                            name,
+                            clean[members].unsqueeze(0),
+                            noisy[members].unsqueeze(0),
+                            beta,
+                            bin_size,
+                            noise_generator,
                         )
                         given_y += share * float(class_entropy.nats[0])
                     mi_label[name].append(float(marginal.nats[0]) - given_y)
@@ -527,9 +540,7 @@ def _expected_conditional_entropy(
         # T_1 | X=x = S_1(x) + Z_1 is exactly N(S_1(x), beta^2 I).
         return gaussian_entropy(width, beta), 0.0
     assert conditional.clean is not None and conditional.noisy is not None
-    per_input = _set_entropies(
-        estimator, conditional.clean[layer], conditional.noisy[layer], beta, bin_size, generator
-    )
+    per_input = _set_entropies(estimator, conditional.clean[layer], conditional.noisy[layer], beta, bin_size, generator)
     weights = conditional.weights
     expected = float((weights * per_input.nats).sum())
     # Engine (Monte-Carlo integration) errors are independent across x.

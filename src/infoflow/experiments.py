@@ -213,7 +213,9 @@ _REQUIRED = object()
 
 
 def _describe(value: Any) -> str:
-    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "table"}.get(type(value))
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "list", dict: "table"}.get(
+        type(value)
+    )
     text = repr(value)
     if len(text) > 60:
         text = text[:57] + "..."
@@ -273,7 +275,9 @@ def _int(minimum: int) -> Callable[[Any], int]:
     return parse
 
 
-def _number(low: float = -math.inf, high: float = math.inf, *, low_open: bool = False, high_open: bool = False) -> Callable[[Any], float]:
+def _number(
+    low: float = -math.inf, high: float = math.inf, *, low_open: bool = False, high_open: bool = False
+) -> Callable[[Any], float]:
     def parse(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise TypeError
@@ -330,8 +334,12 @@ def _parse_network(table: _Table) -> NetworkConfig:
     parse_widths = _list_of(_int(1), min_length=2)
     parse_activations = _list_of(_choice(activation_names))
     if preset is None:
-        widths = table.take("widths", parse_widths, "a list of at least 2 integers >= 1 (input size, then each layer's width)")
-        activations = table.take("activations", parse_activations, f"a list of activation names, each {_one_of(activation_names)}")
+        widths = table.take(
+            "widths", parse_widths, "a list of at least 2 integers >= 1 (input size, then each layer's width)"
+        )
+        activations = table.take(
+            "activations", parse_activations, f"a list of activation names, each {_one_of(activation_names)}"
+        )
         init = table.take("init", _choice(INITS[1:]), f'{_one_of(INITS[1:])} ("seed" needs a preset)', "default")
     else:
         # A preset fixes the architecture; widths and activations may be repeated, not changed.
@@ -347,7 +355,9 @@ def _parse_network(table: _Table) -> NetworkConfig:
             table.fail("activations", activations_allowed, list(activations))
         init = table.take("init", _choice(INITS), _one_of(INITS), "seed")
     if len(activations) != len(widths) - 1:
-        table.fail("activations", f"a list of {len(widths) - 1} names, one per layer of network.widths", list(activations))
+        table.fail(
+            "activations", f"a list of {len(widths) - 1} names, one per layer of network.widths", list(activations)
+        )
     if widths[0] != 1:
         table.fail("widths", "a list starting with 1: the inputs are scalars", list(widths))
     if widths[-1] != 1:
@@ -369,10 +379,16 @@ def _parse_inputs(table: _Table) -> InputsConfig:
         config = InputsConfig(kind=kind, mean=mean, var=var)
     else:
         means = table.take("means", _list_of(real), "a non-empty list of finite numbers")
-        variances = table.take("variances", _list_of(_number(0.0, low_open=True)), "a list of finite numbers > 0, one per component")
-        weights = table.take("weights", _list_of(_number(0.0)), "a list of finite numbers >= 0, one per component", (1.0,) * len(means))
+        variances = table.take(
+            "variances", _list_of(_number(0.0, low_open=True)), "a list of finite numbers > 0, one per component"
+        )
+        weights = table.take(
+            "weights", _list_of(_number(0.0)), "a list of finite numbers >= 0, one per component", (1.0,) * len(means)
+        )
         if len(variances) != len(means):
-            table.fail("variances", f"a list of {len(means)} numbers > 0 (one per entry of inputs.means)", list(variances))
+            table.fail(
+                "variances", f"a list of {len(means)} numbers > 0 (one per entry of inputs.means)", list(variances)
+            )
         if len(weights) != len(means) or sum(weights) <= 0:
             table.fail("weights", f"a list of {len(means)} numbers >= 0 with a positive sum", list(weights))
         config = InputsConfig(kind=kind, means=means, variances=variances, weights=weights)
@@ -393,7 +409,9 @@ def _parse_labels(table: _Table) -> LabelsConfig:
 
 def _parse_training(table: _Table) -> TrainingConfig:
     epochs = table.take("epochs", _int(0), "an integer >= 0", TrainingConfig.epochs)
-    learning_rate = table.take("learning_rate", _number(0.0, low_open=True), "a finite number > 0", TrainingConfig.learning_rate)
+    learning_rate = table.take(
+        "learning_rate", _number(0.0, low_open=True), "a finite number > 0", TrainingConfig.learning_rate
+    )
     momentum = table.take("momentum", _number(0.0, 1.0, high_open=True), "a number in [0, 1)", 0.0)
     loss = table.take("loss", _choice(LOSSES), _one_of(LOSSES), "mse")
     train_size = table.take("train_size", _int(1), "an integer >= 1", TrainingConfig.train_size)
@@ -401,8 +419,12 @@ def _parse_training(table: _Table) -> TrainingConfig:
     batch_size = table.take("batch_size", _int(1), f"an integer in [1, training.train_size = {train_size}]", train_size)
     if batch_size > train_size:
         table.fail("batch_size", f"an integer in [1, training.train_size = {train_size}]", batch_size)
-    drop_factor = table.take("lr_drop_factor", _number(1.0), "a finite number >= 1 (the learning rate is divided by it)", 20.0)
-    drop_accuracy = table.take("lr_drop_accuracy", _number(0.0, 1.0), "a number in [0, 1] (leave it out to never drop)", None)
+    drop_factor = table.take(
+        "lr_drop_factor", _number(1.0), "a finite number >= 1 (the learning rate is divided by it)", 20.0
+    )
+    drop_accuracy = table.take(
+        "lr_drop_accuracy", _number(0.0, 1.0), "a number in [0, 1] (leave it out to never drop)", None
+    )
     table.finish()
     return TrainingConfig(
         epochs=epochs,
@@ -487,6 +509,7 @@ def _parse_experiment(data: dict[str, Any], default_name: str) -> ExperimentConf
     name = top.take("name", _text, "a string", default_name)
     description = top.take("description", _text, "a string", "")
     seeds = top.take("seeds", _list_of(_int(0), distinct=True), "a non-empty list of distinct integers >= 0", (0,))
+
     def section(key: str, required: str | None = None) -> _Table:
         """The sub-table ``key``; ``required`` describes it when it must be present."""
         value = top.take(key, lambda table: table, required or "a table", _REQUIRED if required else {})
@@ -571,7 +594,9 @@ def load_config(name_or_path: str | os.PathLike[str]) -> ExperimentConfig:
     path = Path(text_name)
     if not path.is_file():
         reason = "is a folder, not a config file" if path.is_dir() else "no such config file"
-        raise ConfigError(f"{text_name}: {reason}, and no shipped experiment has that name (shipped: {', '.join(shipped_experiments())})")
+        raise ConfigError(
+            f"{text_name}: {reason}, and no shipped experiment has that name (shipped: {', '.join(shipped_experiments())})"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -774,7 +799,8 @@ class _RunRecords:
         self.density_index = {epoch: index for index, epoch in enumerate(self.density_epochs)}
         shape = (len(self.seeds), len(self.density_epochs))
         self.densities = [
-            np.full((*shape, width, config.density.points), np.nan, dtype=np.float32) for width in config.network.widths[1:]
+            np.full((*shape, width, config.density.points), np.nan, dtype=np.float32)
+            for width in config.network.widths[1:]
         ]
         self.rows: list[np.ndarray] = []
         self.lines: list[str] = []
@@ -913,7 +939,9 @@ def _load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # noqa: BLE001 - any unreadable file gets the same clear message
-        raise ValueError(f"cannot resume: {path} is unreadable ({type(error).__name__}: {error}); use --force to start over") from None
+        raise ValueError(
+            f"cannot resume: {path} is unreadable ({type(error).__name__}: {error}); use --force to start over"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(f"cannot resume: {path} is not an infoflow checkpoint of format {CHECKPOINT_FORMAT}")
     return state
@@ -953,7 +981,9 @@ def _prepare_run_folder(run_dir: Path, config: ExperimentConfig, *, force: bool,
             return _Start(manifest=manifest)
         checkpoint = _load_checkpoint(checkpoint_path)
         if parse_config(checkpoint["config_toml"], source=str(checkpoint_path)) != config:
-            raise ValueError(f"cannot resume: {checkpoint_path} belongs to a different config; use --force to start over")
+            raise ValueError(
+                f"cannot resume: {checkpoint_path} belongs to a different config; use --force to start over"
+            )
         return _Start(checkpoint=checkpoint, manifest=manifest)
     if force:
         if not is_run_folder(run_dir):
@@ -989,7 +1019,9 @@ class _Progress:
     a line is printed at every tenth of a seed's epochs.
     """
 
-    def __init__(self, enabled: bool, name: str, seeds: Sequence[int], epochs: int, stream: TextIO | None = None) -> None:
+    def __init__(
+        self, enabled: bool, name: str, seeds: Sequence[int], epochs: int, stream: TextIO | None = None
+    ) -> None:
         self.enabled = enabled
         self.name = name
         self.seeds = list(seeds)
@@ -1056,7 +1088,10 @@ def resolved_config_text(config: ExperimentConfig) -> str:
     """Return the text of a run's config.toml: a comment line, then :func:`config_to_toml`."""
     from infoflow import __version__
 
-    return f"# Resolved config of experiment {config.name!r} (infoflow {__version__}); every default filled in.\n" + config_to_toml(config)
+    return (
+        f"# Resolved config of experiment {config.name!r} (infoflow {__version__}); every default filled in.\n"
+        + config_to_toml(config)
+    )
 
 
 class _RunWriter:

@@ -86,12 +86,16 @@ class GaussianMixture(InputDistribution):
     variances: tuple[float, ...]
     weights: tuple[float, ...]
 
-    def __init__(self, means: Sequence[float], variances: Sequence[float], weights: Sequence[float] | None = None) -> None:
+    def __init__(
+        self, means: Sequence[float], variances: Sequence[float], weights: Sequence[float] | None = None
+    ) -> None:
         mu = _finite_list("means", means)
         var = _finite_list("variances", variances)
         w = _finite_list("weights", weights) if weights is not None else [1.0] * len(mu)
         if not (len(mu) == len(var) == len(w)):
-            raise ValueError(f"means, variances and weights must have equal lengths; got {len(mu)}, {len(var)}, {len(w)}")
+            raise ValueError(
+                f"means, variances and weights must have equal lengths; got {len(mu)}, {len(var)}, {len(w)}"
+            )
         if any(v <= 0 for v in var):
             raise ValueError(f"variances must be > 0; got {var}")
         if any(x < 0 for x in w) or sum(w) <= 0:

@@ -129,18 +129,14 @@ def _draw_mi(axes: Axes, run: RunRecord) -> None:
     if inputs.get("kind") == "discrete_uniform" and inputs.get("values"):
         # The ceiling for any layer: H(X) of a uniform input on its support.
         ceiling = float(np.log(len(inputs["values"])))
-        axes.axhline(
-            ceiling, color="0.5", linestyle=":", linewidth=0.9, label=f"H(X) = log {len(inputs['values'])}"
-        )
+        axes.axhline(ceiling, color="0.5", linestyle=":", linewidth=0.9, label=f"H(X) = log {len(inputs['values'])}")
     _style_epoch_axis(axes, run)
     axes.set_ylabel("I(X;T) (nats)")
     axes.set_ylim(bottom=0.0)
     axes.legend(fontsize="small", frameon=False)
 
 
-def _draw_density(
-    axes: Axes, figure: Figure, run: RunRecord, layer: int, unit: int, seed_index: int = 0
-) -> None:
+def _draw_density(axes: Axes, figure: Figure, run: RunRecord, layer: int, unit: int, seed_index: int = 0) -> None:
     """Heat map of the density of one unit of T_layer: epoch on x, value on y, power-law colour."""
     density = np.asarray(run.densities[layer - 1][seed_index, :, unit, :], dtype=np.float64).T  # (G, E_d)
     density = np.where(np.isfinite(density), density, 0.0)

@@ -84,12 +84,8 @@ def _summarise(name: str, run_dir: Path, out_dir: Path, timing: Any) -> _RunSumm
     per_epoch = manifest_timings.get("per_epoch_mean") if isinstance(manifest_timings, Mapping) else None
     figures_dir = run_dir / "figures"
     names = [INLINE_FIGURE, *LINKED_FIGURES]
-    names[2:2] = (
-        sorted(path.name for path in figures_dir.glob("density_layer*.png")) if figures_dir.is_dir() else []
-    )
-    figures = tuple(
-        _relative(figures_dir / figure, out_dir) for figure in names if (figures_dir / figure).is_file()
-    )
+    names[2:2] = sorted(path.name for path in figures_dir.glob("density_layer*.png")) if figures_dir.is_dir() else []
+    figures = tuple(_relative(figures_dir / figure, out_dir) for figure in names if (figures_dir / figure).is_file())
     return _RunSummary(
         name=name,
         folder=_relative(run_dir, out_dir),
@@ -229,9 +225,7 @@ def _html(
     parts.append("<table><tr><th>Experiment</th><th>Claim</th><th>Result</th></tr>")
     for name, results in grouped.items():
         for result in results:
-            parts.append(
-                f"<tr><td>{_h(name)}</td><td>{_h(_claim_label(result))}</td><td>{outcome(result)}</td></tr>"
-            )
+            parts.append(f"<tr><td>{_h(name)}</td><td>{_h(_claim_label(result))}</td><td>{outcome(result)}</td></tr>")
     parts.append("</table>")
     for name, results in grouped.items():
         summary = summaries.get(name)
@@ -298,9 +292,7 @@ def write_report(
     }
     grouped = {name: [result for result in results if result.experiment == name] for name in order}
     recorded = [
-        summary.seconds
-        for summary in summaries.values()
-        if summary is not None and summary.seconds is not None
+        summary.seconds for summary in summaries.values() if summary is not None and summary.seconds is not None
     ]
     total_seconds = sum(recorded) if recorded else None
 

@@ -153,7 +153,9 @@ def reproduce(
                     # The experiments not finished yet, oldest first: those are the ones running.
                     running = {futures[f]: configs[futures[f]] for f in futures if f in pending}
                     running = dict(list(running.items())[:workers])
-                    print(_status_line(running, out, time.perf_counter() - started), end="", file=sys.stderr, flush=True)
+                    print(
+                        _status_line(running, out, time.perf_counter() - started), end="", file=sys.stderr, flush=True
+                    )
 
     # The report covers every finished experiment in ``out``, so reproducing a subset into a folder
     # that holds the others adds to its report instead of shrinking it.

@@ -101,7 +101,9 @@ class TrainingSettings:
         _require(_is_positive_finite(factor) and factor >= 1, "lr_drop_factor", "a finite number >= 1", factor)
         if self.lr_drop_accuracy is not None:
             accuracy = self.lr_drop_accuracy
-            _require(_is_real(accuracy) and 0 <= accuracy <= 1, "lr_drop_accuracy", "a number in [0, 1] or None", accuracy)
+            _require(
+                _is_real(accuracy) and 0 <= accuracy <= 1, "lr_drop_accuracy", "a number in [0, 1] or None", accuracy
+            )
 
 
 @dataclass(frozen=True)
@@ -336,11 +338,15 @@ class Trainer:
         if net.widths[-1] != 1:
             raise ValueError(f"the network's last layer must have width 1 (a scalar output); got widths {net.widths}")
         if net.widths[0] != inputs.dim:
-            raise ValueError(f"the network's input width {net.widths[0]} does not match the inputs' dimension {inputs.dim}")
+            raise ValueError(
+                f"the network's input width {net.widths[0]} does not match the inputs' dimension {inputs.dim}"
+            )
         if labels.above == labels.below:
             raise ValueError(f"labels.above and labels.below must differ; both are {labels.above}")
         if recording.density_limits is not None and len(recording.density_limits) != net.n_layers:
-            raise ValueError(f"density_limits must give one [low, high] per layer ({net.n_layers}); got {len(recording.density_limits)}")
+            raise ValueError(
+                f"density_limits must give one [low, high] per layer ({net.n_layers}); got {len(recording.density_limits)}"
+            )
         self.net = net
         self.inputs = inputs
         self.labels = labels
@@ -442,7 +448,9 @@ class Trainer:
         parameters_finite = all(bool(torch.isfinite(p).all()) for p in self.parameters)
         if math.isfinite(loss) and parameters_finite:
             return
-        what = f"training loss became {loss}" if not math.isfinite(loss) else "network's parameters became NaN or infinite"
+        what = (
+            f"training loss became {loss}" if not math.isfinite(loss) else "network's parameters became NaN or infinite"
+        )
         raise TrainingDiverged(
             f"training diverged in epoch {epoch}: the {what} (learning rate {self.learning_rate:g}); lower the learning rate"
         )
@@ -479,7 +487,9 @@ class Trainer:
             "mi_input": [float(value) for value in measurement.mi_input],
             "mi_label": None if measurement.mi_label is None else [float(v) for v in measurement.mi_label],
             "true_mi": self._true_information() if recording.true_information else None,
-            "estimator_mi": {name: [float(v) for v in measurement.mi_input_by_estimator[name]] for name in recording.estimators},
+            "estimator_mi": {
+                name: [float(v) for v in measurement.mi_input_by_estimator[name]] for name in recording.estimators
+            },
             "densities": densities,
         }
 
@@ -609,4 +619,3 @@ def train(
     except TrainingDiverged as error:
         return TrainingResult(records, diverged=True, message=str(error))
     return TrainingResult(records)
-

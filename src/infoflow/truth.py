@@ -254,9 +254,7 @@ def _panel_rule(
     return _Rule(nodes, weights)
 
 
-def _layer_rule(
-    lo: float, hi: float, beta: float, next_layer: _ScalarLayer | None, panel_width: float
-) -> _Rule:
+def _layer_rule(lo: float, hi: float, beta: float, next_layer: _ScalarLayer | None, panel_width: float) -> _Rule:
     """Return the rule for T_l on [lo, hi]: it resolves entropy integrands and the next layer's map."""
     if next_layer is None:
         return _panel_rule(lo, hi, [], lambda u: ENTROPY_UNITS_PER_BETA * u / beta, panel_width)
