@@ -412,10 +412,7 @@ def dense_quadrature_entropy(
             dtype=torch.float64,
             device=x.device,
         )
-        density = torch.zeros_like(grid)
-        for chunk in torch.split(x, 256):
-            density += torch.exp(-0.5 * ((grid.unsqueeze(1) - chunk) / beta) ** 2).sum(dim=1)
-        density /= x.numel() * beta * math.sqrt(2 * math.pi)
+        density = smoothed_density(x.unsqueeze(-1), grid, beta)[0]
         result.append(-step * _sum_p_log_p(density, dims=(0,)))
     return torch.stack(result)
 
