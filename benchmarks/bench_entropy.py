@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from scipy import integrate
 
-from infoflow.entropy import STEP_RATIO, dense_quadrature_entropy, monte_carlo_entropy, quadrature_entropy
-from infoflow.inputs import Gaussian
-from infoflow.networks import seed_network
+from infoflow.data.distributions import Gaussian
+from infoflow.entropy.engine import STEP_RATIO, dense_quadrature_entropy, monte_carlo_entropy, quadrature_entropy
+from infoflow.papers.kong2019.networks import seed_network
 
 BETA = 0.05
 

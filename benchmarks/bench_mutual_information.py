@@ -25,10 +25,11 @@ import numpy as np
 import torch
 from scipy import integrate
 
-from infoflow.entropy import sp_entropy
-from infoflow.estimators import _propagate_repeated, mutual_information
-from infoflow.inputs import DiscreteUniform, Gaussian
-from infoflow.networks import NoisyMLP, seed_network
+from infoflow.data.distributions import DiscreteUniform, Gaussian
+from infoflow.entropy.engine import sp_entropy
+from infoflow.estimators.sample_propagation import _propagate_repeated, mutual_information
+from infoflow.models.mlp import NoisyMLP
+from infoflow.papers.kong2019.networks import seed_network
 
 BETA = 0.05
 TARGET_MS = 50.0

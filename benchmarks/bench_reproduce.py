@@ -17,8 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import infoflow.training as training
-from infoflow.experiments import load_config, run_experiment, shipped_experiments
+import infoflow.training.trainer as training
+from infoflow.config.schema import load_config, shipped_experiments
+from infoflow.training.experiment import run_experiment
 
 
 class ClockedTruth:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from infoflow.cli import main
-from infoflow.experiments import shipped_config_text
+from infoflow.config.schema import shipped_config_text
 
 TINY = """
 name = "tiny"

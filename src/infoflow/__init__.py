@@ -1,22 +1,25 @@
 """infoflow: information flow in noisy neural networks.
 
-The public API, re-exported; the machinery lives in the submodules.
+The public API, re-exported; the machinery lives in the subpackages.
 """
 
-from infoflow.entropy import sp_entropy
-from infoflow.estimators import (
+from infoflow.config.schema import load_config
+from infoflow.data.distributions import DiscreteUniform, Gaussian, GaussianMixture
+from infoflow.data.labels import ThresholdLabels
+from infoflow.entropy.engine import sp_entropy
+from infoflow.estimators.sample_propagation import (
     InformationMeasurement,
     measure_information,
     mutual_information,
 )
-from infoflow.experiments import load_config, run_experiment
-from infoflow.inputs import DiscreteUniform, Gaussian, GaussianMixture, ThresholdLabels
-from infoflow.networks import NoisyMLP, seed_network
-from infoflow.truth import (
+from infoflow.estimators.truth import (
     UnsupportedForTruth,
     true_mutual_information,
     truth_is_computable,
 )
+from infoflow.models.mlp import NoisyMLP
+from infoflow.papers.kong2019.networks import seed_network
+from infoflow.training.experiment import run_experiment
 
 __all__ = [
     "sp_entropy",
@@ -36,4 +39,4 @@ __all__ = [
     "run_experiment",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

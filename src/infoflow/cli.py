@@ -19,14 +19,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from infoflow.experiments import (
-    load_config,
-    run_experiment,
-    shipped_config_text,
-    shipped_experiments,
-    with_seeds,
-)
-from infoflow.training import TrainingDiverged
+from infoflow.config.schema import load_config, shipped_config_text, shipped_experiments, with_seeds
+from infoflow.training.experiment import run_experiment
+from infoflow.training.trainer import TrainingDiverged
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -93,14 +88,14 @@ def _command_show(args: argparse.Namespace) -> int:
 
 
 def _command_plot(args: argparse.Namespace) -> int:
-    plot_run = _lazy("infoflow.plots", "plot_run")
+    plot_run = _lazy("infoflow.plots.run_figures", "plot_run")
     for path in plot_run(args.run_dir) or []:
         print(path)
     return 0
 
 
 def _command_reproduce(args: argparse.Namespace) -> int:
-    reproduce = _lazy("infoflow.reproduce", "reproduce")
+    reproduce = _lazy("infoflow.papers.kong2019.reproduce", "reproduce")
     report = reproduce(
         args.names,
         args.out,
@@ -114,7 +109,7 @@ def _command_reproduce(args: argparse.Namespace) -> int:
 
 
 def _command_accuracy(args: argparse.Namespace) -> int:
-    run_accuracy_study = _lazy("infoflow.accuracy", "run_accuracy_study")
+    run_accuracy_study = _lazy("infoflow.papers.kong2019.accuracy", "run_accuracy_study")
     print(run_accuracy_study(args.out, quick=args.quick, force=args.force, progress=not args.no_progress))
     return 0
 

@@ -1,0 +1,1 @@
+"""Clustering statistics and trajectories of run folders."""

@@ -1,0 +1,1 @@
+"""The experiment config: ONE schema, validated once at the boundary."""

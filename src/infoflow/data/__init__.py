@@ -1,0 +1,1 @@
+"""Distributions of X of any dimension, finite data sets, labelling rules."""

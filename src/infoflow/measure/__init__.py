@@ -1,0 +1,1 @@
+"""Measurement apart from training: the information probe and its schedules."""

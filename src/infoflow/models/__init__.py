@@ -1,0 +1,1 @@
+"""Noisy networks: the GaussianNoise layer (the contract), layer taps, NoisyMLP."""

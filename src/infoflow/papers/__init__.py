@@ -1,0 +1,1 @@
+"""Paper-specific code: each reproduced paper in its own package."""

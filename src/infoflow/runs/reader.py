@@ -1,0 +1,280 @@
+"""Reading a run folder: read_run returns everything a run folder holds, as arrays."""
+
+from __future__ import annotations
+
+import csv
+import json
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# ----------------------------------------------------------------------------------------------
+# Thresholds
+# ----------------------------------------------------------------------------------------------
+
+# Cluster counter. A local maximum of a density is a mode when the valley separating it from any
+# higher mode dips to at most (1 - MIN_VALLEY_DEPTH) of its own height (topographic prominence
+# >= MIN_VALLEY_DEPTH x height). Two equal bumps of s.d. beta then count as two once they are
+# about 3.4 beta apart (at 3.3 beta the valley is 51 % of the peaks), while the ripples that a
+# kernel density of n = 1000 samples carries (10-20 % of the local height) are ignored.
+
+METRICS_REQUIRED = ("seed", "epoch", "layer", "mi_nats")
+METRICS_OPTIONAL = ("true_mi_nats", "mi_label_nats", "accuracy", "loss", "lr")
+
+
+# ----------------------------------------------------------------------------------------------
+# Reading a run folder
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """Everything a run folder holds, as arrays.
+
+    Attributes
+    ----------
+    run_dir : Path
+    name : str
+        The config's ``name`` (e.g. "fig2").
+    config : dict
+        The resolved config.toml.
+    manifest : dict
+        manifest.json, or {} when absent.
+    seeds : ndarray of shape (K,), int64
+    epochs : ndarray of shape (E,), int64
+        Every epoch with a row in metrics.csv, sorted.
+    mi : ndarray of shape (K, E, L)
+        I(X;T_l) in nats; NaN where not measured.
+    true_mi, mi_label : ndarray of shape (K, E, L) or None
+        Exact I(X;T_l) and I(T_l;Y) in nats; None when the column is absent or all empty.
+    estimator_mi : dict of str to ndarray of shape (K, E, L)
+        Other estimators' I(X;T_l) (columns ``mi_<name>_nats``), keyed by ``<name>``.
+    accuracy, loss, lr : ndarray of shape (K, E)
+    density_seeds : ndarray of shape (K_d,) or None
+    density_epochs : ndarray of shape (E_d,) or None
+    grids : tuple of ndarray of shape (G_l,)
+        Density grid of each layer (empty when densities.npz is absent).
+    densities : tuple of ndarray of shape (K_d, E_d, d_l, G_l)
+        Density of each unit of T_l per seed and recorded epoch.
+    """
+
+    run_dir: Path
+    name: str
+    config: dict[str, Any]
+    manifest: dict[str, Any]
+    seeds: np.ndarray
+    epochs: np.ndarray
+    mi: np.ndarray
+    true_mi: np.ndarray | None
+    mi_label: np.ndarray | None
+    estimator_mi: dict[str, np.ndarray]
+    accuracy: np.ndarray
+    loss: np.ndarray
+    lr: np.ndarray
+    density_seeds: np.ndarray | None
+    density_epochs: np.ndarray | None
+    grids: tuple[np.ndarray, ...]
+    densities: tuple[np.ndarray, ...]
+
+    @property
+    def n_layers(self) -> int:
+        """Number of layers L."""
+        return int(self.mi.shape[2])
+
+    @property
+    def has_densities(self) -> bool:
+        """Whether densities.npz was present."""
+        return self.density_epochs is not None
+
+    def mi_series(self, seed_index: int, layer: int, values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Return (epochs, nats) of one seed's layer, measured epochs only.
+
+        Parameters
+        ----------
+        seed_index : int
+            Index into ``seeds``.
+        layer : int
+            Layer number, from 1.
+        values : ndarray of shape (K, E, L), optional
+            Which MI array (default ``mi``).
+        """
+        array = self.mi if values is None else values
+        column = array[seed_index, :, layer - 1]
+        measured = np.isfinite(column)
+        return self.epochs[measured], column[measured]
+
+    def layer_densities(self, seed: int, layer: int) -> np.ndarray:
+        """Return the densities of T_layer for one seed, shape (E_d, d_l, G_l)."""
+        if not self.has_densities:
+            raise ValueError(f"{self.run_dir}: densities.npz is missing; the density checks need it")
+        matches = np.flatnonzero(self.density_seeds == seed)
+        if matches.size == 0:
+            raise ValueError(f"{self.run_dir}: densities.npz has no seed {seed} (has {self.density_seeds.tolist()})")
+        return self.densities[layer - 1][matches[0]]
+
+
+def _read_config(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "config.toml"
+    if not path.is_file():
+        raise ValueError(f"{run_dir}: not a run folder (config.toml is missing)")
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"{path}: not valid TOML ({error})") from None
+
+
+def _read_metrics(path: Path) -> tuple[list[str], np.ndarray]:
+    """Return the numeric columns we use and their values, shape (rows, columns), NaN for empty."""
+    if not path.is_file():
+        raise ValueError(f"{path.parent}: not a run folder (metrics.csv is missing)")
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            header = [name.strip() for name in next(reader, [])]
+            rows = [row for row in reader if row]
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise ValueError(f"{path}: unreadable CSV ({error})") from None
+    missing = [name for name in METRICS_REQUIRED if name not in header]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; has {', '.join(header) or 'none'}")
+    # Only columns we understand are parsed: readers must tolerate extra (possibly text) columns.
+    wanted = [
+        name
+        for name in header
+        if name in METRICS_REQUIRED
+        or name in METRICS_OPTIONAL
+        or (name.startswith("mi_") and name.endswith("_nats") and name != "mi_label_nats")
+    ]
+    positions = [header.index(name) for name in wanted]
+    table = np.full((len(rows), len(wanted)), np.nan)
+    for row_number, row in enumerate(rows):
+        for column, position in enumerate(positions):
+            cell = row[position].strip() if position < len(row) else ""
+            if not cell:
+                continue
+            try:
+                table[row_number, column] = float(cell)
+            except ValueError:
+                raise ValueError(
+                    f"{path}: line {row_number + 2}, column {wanted[column]!r}: {cell!r} is not a number"
+                ) from None
+    return wanted, table
+
+
+def read_run(run_dir: str | Path) -> RunRecord:
+    """Return the contents of a run folder as arrays (see :class:`RunRecord`).
+
+    Raises
+    ------
+    ValueError
+        When config.toml or metrics.csv is missing or malformed, or densities.npz lacks a key.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ValueError(f"run folder {run_dir} does not exist")
+    config = _read_config(run_dir)
+    columns, table = _read_metrics(run_dir / "metrics.csv")
+    if table.shape[0] == 0:
+        raise ValueError(f"{run_dir / 'metrics.csv'}: no rows")
+    column = {name: table[:, index] for index, name in enumerate(columns)}
+    for name in ("seed", "epoch", "layer"):
+        if not np.all(np.isfinite(column[name])):
+            raise ValueError(f"{run_dir / 'metrics.csv'}: column {name!r} has empty cells")
+    seed_col = column["seed"].astype(np.int64)
+    epoch_col = column["epoch"].astype(np.int64)
+    layer_col = column["layer"].astype(np.int64)
+    if layer_col.min() < 1:
+        raise ValueError(f"{run_dir / 'metrics.csv'}: layers are numbered from 1, found {layer_col.min()}")
+    seeds = np.unique(seed_col)
+    epochs = np.unique(epoch_col)
+    n_layers = int(layer_col.max())
+    seed_index = np.searchsorted(seeds, seed_col)
+    epoch_index = np.searchsorted(epochs, epoch_col)
+    shape = (seeds.size, epochs.size, n_layers)
+
+    def per_layer(name: str) -> np.ndarray | None:
+        if name not in column or not np.any(np.isfinite(column[name])):
+            return None
+        array = np.full(shape, np.nan)
+        array[seed_index, epoch_index, layer_col - 1] = column[name]
+        return array
+
+    def per_epoch(name: str) -> np.ndarray:
+        array = np.full(shape[:2], np.nan)
+        if name in column:
+            # The value repeats on each layer's row; keep the finite ones.
+            finite = np.isfinite(column[name])
+            array[seed_index[finite], epoch_index[finite]] = column[name][finite]
+        return array
+
+    mi = per_layer("mi_nats")
+    if mi is None:
+        mi = np.full(shape, np.nan)
+    estimator_mi = {}
+    for name in columns:
+        if name.startswith("mi_") and name.endswith("_nats") and name not in ("mi_nats", "mi_label_nats"):
+            values = per_layer(name)
+            if values is not None:
+                estimator_mi[name[len("mi_") : -len("_nats")]] = values
+
+    density_seeds = density_epochs = None
+    grids: list[np.ndarray] = []
+    densities: list[np.ndarray] = []
+    density_path = run_dir / "densities.npz"
+    if density_path.is_file():
+        try:
+            archive_file = np.load(density_path, allow_pickle=False)
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
+            raise ValueError(f"{density_path}: unreadable ({error})") from None
+        with archive_file as archive:
+            keys = set(archive.files)
+            needed = {"seeds", "epochs"} | {f"grid_layer{layer}" for layer in range(1, n_layers + 1)}
+            needed |= {f"density_layer{layer}" for layer in range(1, n_layers + 1)}
+            if not needed <= keys:
+                raise ValueError(f"{density_path}: missing key(s) {', '.join(sorted(needed - keys))}")
+            density_seeds = np.asarray(archive["seeds"], dtype=np.int64)
+            density_epochs = np.asarray(archive["epochs"], dtype=np.int64)
+            for layer in range(1, n_layers + 1):
+                grid = np.asarray(archive[f"grid_layer{layer}"], dtype=np.float64)
+                density = np.asarray(archive[f"density_layer{layer}"])
+                expected = (density_seeds.size, density_epochs.size)
+                if density.ndim != 4 or density.shape[:2] != expected or density.shape[3] != grid.size:
+                    raise ValueError(
+                        f"{density_path}: density_layer{layer} has shape {density.shape}, expected "
+                        f"({expected[0]}, {expected[1]}, d_{layer}, {grid.size})"
+                    )
+                grids.append(grid)
+                densities.append(density)
+
+    manifest: dict[str, Any] = {}
+    manifest_path = run_dir / "manifest.json"
+    if manifest_path.is_file():
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{manifest_path}: not valid JSON ({error})") from None
+
+    return RunRecord(
+        run_dir=run_dir,
+        name=str(config.get("name", run_dir.name)),
+        config=config,
+        manifest=manifest,
+        seeds=seeds,
+        epochs=epochs,
+        mi=mi,
+        true_mi=per_layer("true_mi_nats"),
+        mi_label=per_layer("mi_label_nats"),
+        estimator_mi=estimator_mi,
+        accuracy=per_epoch("accuracy"),
+        loss=per_epoch("loss"),
+        lr=per_epoch("lr"),
+        density_seeds=density_seeds,
+        density_epochs=density_epochs,
+        grids=tuple(grids),
+        densities=tuple(densities),
+    )

@@ -1,0 +1,1 @@
+"""The reference training loop and the experiment runner built on the probe."""

@@ -1,0 +1,454 @@
+"""Experiments: the config schema, the shipped experiments, run folders, checkpoints and resume.
+
+This module wires a validated config to objects (network, inputs, labels), hands them to the
+trainer, and writes what the trainer records into a run folder (docs/DESIGN.md):
+
+    RUN/config.toml     the resolved config (every default filled in)
+    RUN/metrics.csv     tidy, one row per (seed, epoch, layer)
+    RUN/densities.npz   the density of every T_l on a fixed grid per measured epoch
+    RUN/manifest.json   versions, command, seeds, timings, status
+    RUN/checkpoint.pt   the latest state, for resume (torch.load(weights_only=True))
+
+Safety rules: an invalid config creates nothing on disk; a non-empty folder is never written
+into unless resumed, and replaced (``force``) only when it is an infoflow run; every file is
+written atomically (temporary file, fsync, ``os.replace``); the checkpoint (taken after an epoch,
+at most once a second by default, and at the end of every seed) holds the network, the learning
+rate schedule, every random generator's state and every record so far, so a run killed at any
+moment and resumed ends with the same metrics.csv and densities.npz, byte for byte, as a run
+never interrupted.
+
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import torch
+
+from infoflow.config.schema import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_INTERVAL_S,
+    RUN_THREADS,
+    ExperimentConfig,
+    InputsConfig,
+    LabelsConfig,
+    NetworkConfig,
+    config_to_toml,
+)
+from infoflow.data.distributions import DiscreteUniform, Gaussian, GaussianMixture, InputDistribution
+from infoflow.data.labels import ThresholdLabels
+from infoflow.files import write_atomically
+from infoflow.models.mlp import NoisyMLP
+from infoflow.papers.kong2019.networks import seed_network
+from infoflow.runs.folder import _npz_bytes, _prepare_run_folder, _Start
+from infoflow.runs.records import _RunRecords
+from infoflow.threads import torch_threads
+from infoflow.training.trainer import (
+    EpochRecord,
+    RecordingSettings,
+    Trainer,
+    TrainingDiverged,
+    TrainingSettings,
+    derived_generator,
+)
+
+# ----------------------------------------------------------------------------------------------
+
+
+def build_network(config: NetworkConfig, seed: int) -> NoisyMLP:
+    """Return the initialised network; "default" initialisation draws from the run's ``seed``."""
+    if config.init == "seed":
+        assert config.preset is not None
+        return seed_network(config.preset, config.beta)
+    net = NoisyMLP(config.widths, list(config.activations), config.beta)
+    generator = derived_generator(seed, "init")
+    with torch.no_grad():
+        for linear in net.linears:
+            for parameter in (linear.weight, linear.bias):
+                if config.init == "zeros":
+                    parameter.zero_()
+                    continue
+                # PyTorch's own default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases,
+                # but drawn from the run's seed instead of the global generator.
+                bound = 1.0 / math.sqrt(linear.in_features)
+                uniform = torch.rand(parameter.shape, generator=generator, dtype=parameter.dtype)
+                parameter.copy_((2.0 * uniform - 1.0) * bound)
+    return net
+
+
+def build_inputs(config: InputsConfig) -> InputDistribution:
+    """Return the input distribution of X."""
+    if config.kind == "discrete_uniform":
+        return DiscreteUniform(config.values)
+    if config.kind == "gaussian":
+        return Gaussian(config.mean, config.var)
+    return GaussianMixture(config.means, config.variances, config.weights)
+
+
+def build_labels(config: LabelsConfig) -> ThresholdLabels:
+    """Return the labelling rule."""
+    return ThresholdLabels(config.threshold, config.below, config.above)
+
+
+def training_settings(config: ExperimentConfig) -> TrainingSettings:
+    """Return the trainer's settings for ``config``."""
+    return TrainingSettings(**dataclasses.asdict(config.training))
+
+
+def recording_settings(config: ExperimentConfig) -> RecordingSettings:
+    """Return what the trainer measures, and when, for ``config``."""
+    estimation = config.estimation
+    return RecordingSettings(
+        n_samples=estimation.n_samples,
+        n_conditional=estimation.n_conditional,
+        n_inputs=estimation.n_inputs,
+        schedule=estimation.schedule,
+        every=estimation.every,
+        points=estimation.points,
+        label_information=estimation.label_information,
+        true_information=estimation.true_information,
+        estimators=tuple(name for name in estimation.estimators if name != "sp"),
+        bin_size=estimation.binning_bin_size,
+        density_limits=config.density.limits,
+        density_points=config.density.points,
+    )
+
+
+def build_trainer(config: ExperimentConfig, seed: int) -> Trainer:
+    """Return a trainer for one seed of ``config``, with a freshly initialised network."""
+    return Trainer(
+        build_network(config.network, seed),
+        build_inputs(config.inputs),
+        build_labels(config.labels),
+        training_settings(config),
+        recording_settings(config),
+        seed=seed,
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """A one-line progress bar on stderr: seed, epoch, latest I(X;T_l), accuracy, elapsed time.
+
+    On a terminal the line is redrawn in place (at most 10 times a second); elsewhere (logs)
+    a line is printed at every tenth of a seed's epochs.
+    """
+
+    def __init__(
+        self, enabled: bool, name: str, seeds: Sequence[int], epochs: int, stream: TextIO | None = None
+    ) -> None:
+        self.enabled = enabled
+        self.name = name
+        self.seeds = list(seeds)
+        self.epochs = epochs
+        self.stream = stream if stream is not None else sys.stderr
+        self.is_terminal = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.last_draw = 0.0
+        self.last_mi: list[float] | None = None
+        self.started = time.perf_counter()
+        self.last_tenth = -1
+
+    def start_seed(self, seed: int) -> None:
+        self.last_mi = None
+        self.last_tenth = -1
+        self.started = time.perf_counter()
+
+    def update(self, seed: int, record: EpochRecord) -> None:
+        if not self.enabled:
+            return
+        if record.mi_input is not None:
+            self.last_mi = record.mi_input
+        done = record.epoch >= self.epochs
+        now = time.perf_counter()
+        if self.is_terminal:
+            if done or now - self.last_draw >= 0.1:
+                self.last_draw = now
+                end = "\n" if done else ""
+                self.stream.write("\r" + self._line(seed, record, now) + "\033[K" + end)
+                self.stream.flush()
+        else:
+            tenth = (10 * record.epoch) // max(1, self.epochs)
+            if tenth > self.last_tenth:
+                self.last_tenth = tenth
+                self.stream.write(self._line(seed, record, now) + "\n")
+                self.stream.flush()
+
+    def _line(self, seed: int, record: EpochRecord, now: float) -> str:
+        width = 20
+        filled = (width * record.epoch) // max(1, self.epochs)
+        bar = "#" * filled + "-" * (width - filled)
+        position = f"seed {seed} ({self.seeds.index(seed) + 1}/{len(self.seeds)})"
+        mi = " ".join(f"{value:.3f}" for value in self.last_mi) if self.last_mi else "-"
+        return (
+            f"{self.name} {position} [{bar}] {record.epoch:>{len(str(self.epochs))}}/{self.epochs}"
+            f"  I(X;T) {mi}  acc {record.accuracy:.3f}  {now - self.started:.1f}s"
+        )
+
+    def message(self, text: str) -> None:
+        if self.enabled:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+
+# ----------------------------------------------------------------------------------------------
+# Running an experiment
+# ----------------------------------------------------------------------------------------------
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def resolved_config_text(config: ExperimentConfig) -> str:
+    """Return the text of a run's config.toml: a comment line, then :func:`config_to_toml`."""
+    from infoflow import __version__
+
+    return (
+        f"# Resolved config of experiment {config.name!r} (infoflow {__version__}); every default filled in.\n"
+        + config_to_toml(config)
+    )
+
+
+class _RunWriter:
+    """Writes one run folder: records, checkpoint, manifest."""
+
+    def __init__(self, run_dir: Path, config: ExperimentConfig, config_text: str, command: str | None) -> None:
+        from infoflow import __version__
+
+        self.run_dir = run_dir
+        self.config = config
+        self.config_text = config_text
+        self.records = _RunRecords(config)
+        self.manifest: dict[str, Any] = {
+            "infoflow_version": __version__,
+            "torch_version": torch.__version__,
+            "numpy_version": np.__version__,
+            "python_version": platform.python_version(),
+            "platform": platform.platform(),
+            "command": command if command is not None else "infoflow.run_experiment (Python API)",
+            "name": config.name,
+            "seeds": list(config.seeds),
+            "started_utc": _utc_now(),
+            "finished_utc": None,
+            "timings_s": {"total": 0.0, "per_seed": [], "per_epoch_mean": None},
+            "status": "running",
+            "message": "",
+            "resumed": 0,
+        }
+        # Seconds spent training and recording, summed over every process that worked on the run.
+        self.timings = {"total": 0.0, "per_seed": [0.0] * len(config.seeds), "epoch_seconds": 0.0, "epochs_timed": 0}
+
+    def write_manifest(self) -> None:
+        timings = self.timings
+        per_epoch = timings["epoch_seconds"] / timings["epochs_timed"] if timings["epochs_timed"] else None
+        self.manifest["timings_s"] = {
+            "total": round(timings["total"], 3),
+            "per_seed": [round(value, 3) for value in timings["per_seed"]],
+            "per_epoch_mean": None if per_epoch is None else round(per_epoch, 6),
+        }
+        text = json.dumps(self.manifest, indent=2) + "\n"
+        write_atomically(self.run_dir / "manifest.json", text.encode("utf-8"))
+
+    def write_records(self, densities: bool = True) -> None:
+        write_atomically(self.run_dir / "metrics.csv", self.records.csv_text().encode("utf-8"))
+        if densities:
+            write_atomically(self.run_dir / "densities.npz", _npz_bytes(self.records.density_arrays()))
+
+    def write_checkpoint(self, seed_index: int, trainer: Trainer | None) -> None:
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "config_toml": self.config_text,
+            "seed_index": seed_index,
+            "trainer": None if trainer is None else trainer.state_dict(),
+            "records": self.records.state(),
+            "timings": dict(self.timings, per_seed=list(self.timings["per_seed"])),
+            "started_utc": self.manifest["started_utc"],
+        }
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        write_atomically(self.run_dir / "checkpoint.pt", buffer.getvalue())
+
+    def restore(self, checkpoint: dict[str, Any], manifest: dict[str, Any] | None) -> None:
+        self.records.load_state(checkpoint["records"])
+        saved = checkpoint["timings"]
+        self.timings = {
+            "total": float(saved["total"]),
+            "per_seed": [float(value) for value in saved["per_seed"]],
+            "epoch_seconds": float(saved["epoch_seconds"]),
+            "epochs_timed": int(saved["epochs_timed"]),
+        }
+        self.manifest["started_utc"] = checkpoint["started_utc"]
+        if manifest is not None:
+            self.manifest["resumed"] = int(manifest.get("resumed", 0)) + 1
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    run_dir: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    resume: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+    checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S,
+) -> Path:
+    """Run every seed of ``config`` into the run folder ``run_dir`` and return its path.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+        From :func:`load_config` (or :func:`parse_config`).
+    run_dir : path
+        The output folder. It must be absent or empty, unless ``resume`` or ``force``.
+    force : bool
+        Replace an existing infoflow run in ``run_dir`` (never a folder that is not one). The old
+        run is moved aside and deleted once the new run has finished.
+    resume : bool
+        Continue the run in ``run_dir`` from its last checkpoint (the config must be the same);
+        start it if the folder is absent or empty; do nothing if it is complete.
+    progress : bool
+        Show a progress line on stderr.
+    command : str, optional
+        The command line, recorded in the manifest.
+    checkpoint_interval_s : float
+        Seconds between checkpoints (and rewrites of metrics.csv and densities.npz), >= 0; 0
+        checkpoints every epoch. A checkpoint is also taken at the end of every seed. Where it
+        is taken changes nothing in the results: a resumed run matches an uninterrupted one.
+
+    Returns
+    -------
+    Path of the run folder.
+
+    Raises
+    ------
+    FileExistsError
+        ``run_dir`` is not empty and neither option allows using it.
+    ValueError
+        Bad arguments, or a resume that does not match the folder's run.
+    TrainingDiverged
+        Training produced NaN/inf; the run folder keeps every epoch recorded before it and its
+        manifest says ``"failed"``.
+    """
+    if not isinstance(config, ExperimentConfig):
+        raise ValueError(f"config must be an ExperimentConfig (see load_config); got {type(config).__name__}")
+    if force and resume:
+        raise ValueError("--force and --resume exclude each other: replace the run, or continue it")
+    if not (isinstance(checkpoint_interval_s, (int, float)) and checkpoint_interval_s >= 0):
+        raise ValueError(f"checkpoint_interval_s must be a number >= 0; got {checkpoint_interval_s!r}")
+    run_dir = Path(run_dir)
+    config_text = resolved_config_text(config)
+    start = _prepare_run_folder(run_dir, config, force=force, resume=resume)
+    bar = _Progress(progress, config.name, config.seeds, config.training.epochs)
+    if start.already_complete:
+        bar.message(f"{config.name}: the run in {run_dir} is already complete")
+        return run_dir
+    if start.replaced is not None:
+        os.replace(run_dir, start.replaced)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for entry in run_dir.iterdir():
+        if ".tmp-" in entry.name and entry.is_file():
+            entry.unlink()  # left by a process killed mid-write
+
+    with torch_threads(RUN_THREADS):
+        _execute(run_dir, config, config_text, command, start, bar, checkpoint_interval_s)
+    return run_dir
+
+
+def _execute(
+    run_dir: Path,
+    config: ExperimentConfig,
+    config_text: str,
+    command: str | None,
+    start: _Start,
+    bar: _Progress,
+    checkpoint_interval_s: float,
+) -> None:
+    """Train every seed not yet done, writing the run folder as it goes."""
+    writer = _RunWriter(run_dir, config, config_text, command)
+    first_seed_index, trainer_state = 0, None
+    if start.checkpoint is not None:
+        writer.restore(start.checkpoint, start.manifest)
+        first_seed_index, trainer_state = int(start.checkpoint["seed_index"]), start.checkpoint["trainer"]
+        bar.message(f"{config.name}: resuming {run_dir} at seed index {first_seed_index}")
+    write_atomically(run_dir / "config.toml", config_text.encode("utf-8"))
+    writer.write_records()
+    writer.write_manifest()
+
+    try:
+        for seed_index in range(first_seed_index, len(config.seeds)):
+            _run_seed(writer, bar, seed_index, trainer_state, checkpoint_interval_s)
+            trainer_state = None
+            writer.write_manifest()
+    except TrainingDiverged as error:
+        writer.manifest.update(status="failed", message=str(error), finished_utc=_utc_now())
+        writer.write_records()
+        writer.write_manifest()
+        # The run this one was to replace is kept: a failed run never costs a finished one.
+        kept = f"; the run it was to replace is kept in {start.replaced}" if start.replaced is not None else ""
+        raise TrainingDiverged(f"{config.name}: {error}; the epochs before it are in {run_dir}{kept}") from None
+    except Exception as error:
+        writer.manifest.update(status="failed", message=f"{type(error).__name__}: {error}", finished_utc=_utc_now())
+        writer.write_records()
+        writer.write_manifest()
+        raise
+    except BaseException:
+        writer.manifest["message"] = "interrupted; continue with --resume"
+        writer.write_manifest()
+        raise
+    writer.manifest.update(status="complete", message="", finished_utc=_utc_now())
+    writer.write_records()
+    writer.write_manifest()
+    _discard_replaced(start.replaced)
+
+
+def _discard_replaced(replaced: Path | None) -> None:
+    if replaced is not None and replaced.exists():
+        shutil.rmtree(replaced)
+
+
+def _run_seed(
+    writer: _RunWriter,
+    bar: _Progress,
+    seed_index: int,
+    trainer_state: dict[str, Any] | None,
+    checkpoint_interval_s: float,
+) -> None:
+    """Train one seed, checkpointing (and writing the records) at most every ``checkpoint_interval_s``."""
+    config = writer.config
+    seed = config.seeds[seed_index]
+    trainer = build_trainer(config, seed)
+    if trainer_state is not None:
+        trainer.load_state_dict(trainer_state)
+    bar.start_seed(seed)
+    epoch_started = last_checkpoint = time.perf_counter()
+    for record in trainer.run():
+        writer.records.add(seed, record)
+        now = time.perf_counter()
+        elapsed, epoch_started = now - epoch_started, now
+        writer.timings["total"] += elapsed
+        writer.timings["per_seed"][seed_index] += elapsed
+        writer.timings["epoch_seconds"] += elapsed
+        writer.timings["epochs_timed"] += 1
+        if now - last_checkpoint >= checkpoint_interval_s and not trainer.finished:
+            # The checkpoint first: a kill after it leaves files that resume rewrites from it.
+            writer.write_checkpoint(seed_index, trainer)
+            writer.write_records()
+            last_checkpoint = time.perf_counter()
+        bar.update(seed, record)
+    writer.write_checkpoint(seed_index + 1, None)
+    writer.write_records()

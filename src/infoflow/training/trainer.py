@@ -1,0 +1,622 @@
+"""Training noisy networks by SGD while recording, epoch by epoch, what every layer knows.
+
+The loop follows the seed (Kong 2019) and its author's code, minus its bugs:
+
+* epoch 0 is the untrained network; epoch e >= 1 is one pass of minibatch SGD over a fixed
+  training set, after which the network is measured. The network after pass e is also the
+  network before pass e+1, which is when the seed measured ("each epoch, before training it").
+* the loss compares the *noisy* output T_L with the label (MSE; or the binary logistic loss);
+* accuracy is read from the noisy output of a held-out test set drawn like the training set,
+  thresholded at the labels' midpoint;
+* the learning rate is divided once by ``lr_drop_factor`` the first time the test accuracy
+  reaches ``lr_drop_accuracy``;
+* noise stays on everywhere: ``NoisyMLP`` has no switch that turns it off.
+
+Every scheduled epoch also records I(X;T_l), I(T_l;Y) (sample propagation, ``estimators.py``),
+optionally the exact I(X;T_l) (``truth.py``) and other estimators, and the density of every T_l
+on a fixed grid, computed from the very samples the estimator drew.
+
+This module knows nothing of files or TOML: it yields :class:`EpochRecord` objects and exposes
+its state as plain tensors and numbers so that a caller can checkpoint and resume it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from infoflow.data.distributions import InputDistribution
+from infoflow.data.labels import ThresholdLabels
+from infoflow.entropy.engine import smoothed_density
+from infoflow.estimators.sample_propagation import ESTIMATORS, measure_information
+from infoflow.estimators.truth import UnsupportedForTruth, true_mutual_information
+from infoflow.models.mlp import NoisyMLP
+
+LOSSES = ("mse", "cross_entropy")
+SCHEDULES = ("every", "interval", "log")
+
+# The independent random streams of one training run; each is a torch.Generator derived from
+# (seed, purpose), so adding draws to one stream never shifts the numbers of another.
+STREAMS = ("init", "data", "train", "test", "estimation")
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced NaN or infinite values; the epochs recorded before it remain valid."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Settings
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How the network is trained.
+
+    Attributes
+    ----------
+    epochs : int
+        Passes over the training set (>= 0); records are made for epochs 0..epochs.
+    learning_rate : float
+        Initial SGD step size, > 0.
+    momentum : float
+        SGD momentum in [0, 1); the seed used none.
+    loss : {"mse", "cross_entropy"}
+        "mse": mean squared error between the noisy output T_L and the label. "cross_entropy":
+        binary logistic loss with logit (T_L - midpoint) * sign(above - below) and target 1 for
+        the ``above`` class, so its decision boundary is the accuracy's threshold.
+    train_size, test_size : int
+        Examples in the fixed training set and in the fixed test set.
+    batch_size : int
+        Examples per SGD step; the last batch of an epoch may be smaller.
+    lr_drop_factor : float
+        The learning rate is divided once by this (> 0) ...
+    lr_drop_accuracy : float or None
+        ... the first time the test accuracy is >= this; None: never.
+    """
+
+    epochs: int
+    learning_rate: float
+    momentum: float = 0.0
+    loss: str = "mse"
+    train_size: int = 1000
+    test_size: int = 1000
+    batch_size: int = 100
+    lr_drop_factor: float = 20.0
+    lr_drop_accuracy: float | None = None
+
+    def __post_init__(self) -> None:
+        _require(_is_int(self.epochs) and self.epochs >= 0, "epochs", "an integer >= 0", self.epochs)
+        _require(_is_positive_finite(self.learning_rate), "learning_rate", "a finite number > 0", self.learning_rate)
+        _require(_is_real(self.momentum) and 0 <= self.momentum < 1, "momentum", "a number in [0, 1)", self.momentum)
+        _require(self.loss in LOSSES, "loss", f"one of {', '.join(LOSSES)}", self.loss)
+        for name in ("train_size", "test_size", "batch_size"):
+            value = getattr(self, name)
+            _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
+        factor = self.lr_drop_factor
+        _require(_is_positive_finite(factor) and factor >= 1, "lr_drop_factor", "a finite number >= 1", factor)
+        if self.lr_drop_accuracy is not None:
+            accuracy = self.lr_drop_accuracy
+            _require(
+                _is_real(accuracy) and 0 <= accuracy <= 1, "lr_drop_accuracy", "a number in [0, 1] or None", accuracy
+            )
+
+
+@dataclass(frozen=True)
+class RecordingSettings:
+    """What is measured, and when.
+
+    Attributes
+    ----------
+    n_samples, n_conditional, n_inputs : int
+        Sample-propagation sizes (see ``estimators.measure_information``).
+    schedule : {"every", "interval", "log"}
+        Epochs at which information and densities are measured: every epoch; every ``every``
+        epochs; or ``points`` log-spaced epochs. Epoch 0 and the last epoch are always included.
+    every, points : int
+        Parameters of the "interval" and "log" schedules.
+    label_information : bool
+        Also measure I(T_l;Y).
+    true_information : bool
+        Also compute the exact I(X;T_l) where ``truth.truth_is_computable`` says it can be.
+    estimators : tuple of str
+        Estimators beside sample propagation ("kl_upper", "bhattacharyya_lower", "binning"),
+        evaluated on the same samples.
+    bin_size : float
+        Bin width for "binning".
+    density_limits : tuple of (float, float) per layer, or None
+        Grid range of each layer's density; None records no densities.
+    density_points : int
+        Grid points per layer.
+    """
+
+    n_samples: int = 1000
+    n_conditional: int = 1000
+    n_inputs: int = 500
+    schedule: str = "every"
+    every: int = 1
+    points: int = 60
+    label_information: bool = True
+    true_information: bool = False
+    estimators: tuple[str, ...] = ()
+    bin_size: float = 0.05
+    density_limits: tuple[tuple[float, float], ...] | None = None
+    density_points: int = 300
+
+    def __post_init__(self) -> None:
+        for name in ("n_samples", "n_conditional", "n_inputs", "every", "density_points"):
+            value = getattr(self, name)
+            _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
+        _require(_is_int(self.points) and self.points >= 2, "points", "an integer >= 2", self.points)
+        _require(self.schedule in SCHEDULES, "schedule", f"one of {', '.join(SCHEDULES)}", self.schedule)
+        others = [name for name in ESTIMATORS if name != "sp"]
+        for name in self.estimators:
+            _require(name in others, "estimators", f"names among {', '.join(others)}", name)
+        _require(_is_positive_finite(self.bin_size), "bin_size", "a finite number > 0", self.bin_size)
+        for low, high in self.density_limits or ():
+            is_interval = math.isfinite(low) and math.isfinite(high) and low < high
+            _require(is_interval, "density_limits", "finite [low, high] pairs with low < high", (low, high))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_positive_finite(value: Any) -> bool:
+    return _is_real(value) and value > 0
+
+
+def _require(condition: bool, name: str, allowed: str, value: Any) -> None:
+    if not condition:
+        raise ValueError(f"{name} must be {allowed}; got {value!r}")
+
+
+def measured_epochs(schedule: str, epochs: int, *, every: int = 1, points: int = 60) -> list[int]:
+    """Return the sorted epochs (0..epochs) at which information is measured.
+
+    Parameters
+    ----------
+    schedule : {"every", "interval", "log"}
+        "every": all epochs. "interval": 0, every, 2*every, ... "log": up to ``points`` epochs
+        spaced evenly in log(1 + epoch), which samples the fast early changes densely.
+    epochs : int
+        The last epoch.
+    every, points : int
+        Interval length; number of log-spaced points (>= 2).
+
+    Returns
+    -------
+    list of int, always holding 0 and ``epochs``.
+    """
+    if schedule == "every":
+        chosen = set(range(epochs + 1))
+    elif schedule == "interval":
+        chosen = set(range(0, epochs + 1, every))
+    elif schedule == "log":
+        # log(1 + e) spacing includes 0 naturally; rounding merges the crowded early points, so
+        # fewer than ``points`` epochs may come out when epochs is small.
+        grid = np.expm1(np.linspace(0.0, math.log1p(epochs), points))
+        chosen = {int(round(value)) for value in grid}
+    else:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}")
+    return sorted(chosen | {0, epochs})
+
+
+def derived_generator(seed: int, stream: str) -> torch.Generator:
+    """Return a CPU torch.Generator for one random stream of a run, fixed by (seed, stream).
+
+    Parameters
+    ----------
+    seed : int
+        The run's seed, >= 0.
+    stream : str
+        One of ``STREAMS``: "init", "data", "train", "test", "estimation".
+    """
+    if stream not in STREAMS:
+        raise ValueError(f"stream must be one of {', '.join(STREAMS)}; got {stream!r}")
+    if not (_is_int(seed) and seed >= 0):
+        raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
+    # SeedSequence hashes (seed, stream) into well-mixed, independent 63-bit seeds.
+    words = np.random.SeedSequence([seed, STREAMS.index(stream)]).generate_state(2, np.uint32)
+    generator = torch.Generator()
+    generator.manual_seed((int(words[0]) << 31) ^ int(words[1]))
+    return generator
+
+
+# ----------------------------------------------------------------------------------------------
+# Records
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What was measured at one epoch.
+
+    Attributes
+    ----------
+    epoch : int
+        0 before any training; e after e passes over the training set.
+    accuracy : float
+        Test accuracy of the noisy output, in [0, 1].
+    loss : float
+        Mean training loss of this epoch's pass (epoch 0: of the training set before training).
+    learning_rate : float
+        The step size used in this epoch's pass (epoch 0: the initial one).
+    mi_input : list of float or None
+        I(X;T_l) in nats by sample propagation, l = 1..L; None when not measured this epoch.
+    mi_label : list of float or None
+        I(T_l;Y) in nats; None when not measured.
+    true_mi : list of float or None
+        Exact I(X;T_l) in nats; None when not computed or not computable.
+    estimator_mi : dict of str to list of float
+        I(X;T_l) in nats by each other estimator; empty when not measured.
+    densities : list of ndarray or None
+        Per layer, float32 array of shape (d_l, G_l): the density of each unit of T_l on the
+        layer's grid; None when not measured.
+    """
+
+    epoch: int
+    accuracy: float
+    loss: float
+    learning_rate: float
+    mi_input: list[float] | None = None
+    mi_label: list[float] | None = None
+    true_mi: list[float] | None = None
+    estimator_mi: dict[str, list[float]] = field(default_factory=dict)
+    densities: list[np.ndarray] | None = None
+
+    @property
+    def is_measured(self) -> bool:
+        """True when information was measured at this epoch."""
+        return self.mi_input is not None
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """Every record of a training run, and why it stopped.
+
+    Attributes
+    ----------
+    records : list of EpochRecord
+    diverged : bool
+        True when training stopped early on NaN or infinite values.
+    message : str
+        Why it stopped early ("" when it ran to the end).
+    """
+
+    records: list[EpochRecord]
+    diverged: bool = False
+    message: str = ""
+
+
+# ----------------------------------------------------------------------------------------------
+# The trainer
+# ----------------------------------------------------------------------------------------------
+
+
+class Trainer:
+    """Trains a noisy network and measures it at every scheduled epoch.
+
+    Parameters
+    ----------
+    net : NoisyMLP
+        The network, already initialised; trained in place. Its last layer must have width 1
+        (accuracy thresholds a scalar output).
+    inputs : InputDistribution
+        Where training, test and estimation inputs come from.
+    labels : ThresholdLabels
+        The labelling rule.
+    training : TrainingSettings
+    recording : RecordingSettings
+    seed : int
+        Fixes every random draw (training and test sets, noise, shuffling, estimation).
+
+    Notes
+    -----
+    Iterate :meth:`run` to train; it yields one :class:`EpochRecord` per epoch and may be
+    resumed after :meth:`load_state_dict` with the state saved between two records.
+    """
+
+    def __init__(
+        self,
+        net: NoisyMLP,
+        inputs: InputDistribution,
+        labels: ThresholdLabels,
+        training: TrainingSettings,
+        recording: RecordingSettings,
+        *,
+        seed: int,
+    ) -> None:
+        if net.widths[-1] != 1:
+            raise ValueError(f"the network's last layer must have width 1 (a scalar output); got widths {net.widths}")
+        if net.widths[0] != inputs.dim:
+            raise ValueError(
+                f"the network's input width {net.widths[0]} does not match the inputs' dimension {inputs.dim}"
+            )
+        if labels.above == labels.below:
+            raise ValueError(f"labels.above and labels.below must differ; both are {labels.above}")
+        if recording.density_limits is not None and len(recording.density_limits) != net.n_layers:
+            raise ValueError(
+                f"density_limits must give one [low, high] per layer ({net.n_layers}); got {len(recording.density_limits)}"
+            )
+        self.net = net
+        self.inputs = inputs
+        self.labels = labels
+        self.training = training
+        self.recording = recording
+        self.seed = seed
+        self.generators = {stream: derived_generator(seed, stream) for stream in STREAMS if stream != "init"}
+        self.schedule = frozenset(
+            measured_epochs(recording.schedule, training.epochs, every=recording.every, points=recording.points)
+        )
+        self.density_grids = self._density_grids()
+        # The training and test sets are drawn once, like the seed's fixed data sets.
+        self.train_inputs = inputs.sample(training.train_size, self.generators["data"])
+        self.train_labels = labels(self.train_inputs)
+        self.test_inputs = inputs.sample(training.test_size, self.generators["test"])
+        self.test_labels = labels(self.test_inputs)
+        self.learning_rate = float(training.learning_rate)
+        self.lr_dropped = False
+        self.parameters = list(net.parameters())
+        # SGD's momentum buffers (PyTorch's convention: the first step's buffer is the gradient).
+        self.momentum_buffers: list[torch.Tensor | None] = [None] * len(self.parameters)
+        # The last epoch recorded; -1 before epoch 0.
+        self.epoch = -1
+
+    # -- geometry of the output -----------------------------------------------------------------
+
+    @property
+    def _above_sign(self) -> float:
+        """+1 if the ``above`` class has the larger label value, else -1."""
+        return 1.0 if self.labels.above > self.labels.below else -1.0
+
+    def _class_margin(self, values: torch.Tensor) -> torch.Tensor:
+        """Signed distance of outputs or labels from the midpoint, positive on the ``above`` side."""
+        return (values - self.labels.decision_threshold) * self._above_sign
+
+    def _loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Mean loss over the batch; output and target of shape (n, 1)."""
+        if self.training.loss == "mse":
+            return torch.mean((output - target) ** 2)
+        is_above = (self._class_margin(target) > 0).to(output.dtype)
+        return torch.nn.functional.binary_cross_entropy_with_logits(self._class_margin(output), is_above)
+
+    def _density_grids(self) -> list[torch.Tensor] | None:
+        limits = self.recording.density_limits
+        if limits is None:
+            return None
+        points = self.recording.density_points
+        return [torch.linspace(low, high, points, dtype=torch.float64) for low, high in limits]
+
+    # -- one epoch ------------------------------------------------------------------------------
+
+    def _train_one_epoch(self) -> float:
+        """Run one pass of minibatch SGD; return the mean training loss over its examples."""
+        generator = self.generators["train"]
+        n, batch_size = self.training.train_size, self.training.batch_size
+        order = torch.randperm(n, generator=generator)
+        # One gather per epoch; the batches are then views.
+        shuffled_inputs, shuffled_labels = self.train_inputs[order], self.train_labels[order]
+        batch_losses = []
+        for start in range(0, n, batch_size):
+            output = self.net(shuffled_inputs[start : start + batch_size], generator)
+            batch_labels = shuffled_labels[start : start + batch_size]
+            loss = self._loss(output, batch_labels)
+            self._sgd_step(torch.autograd.grad(loss, self.parameters))
+            # Weighted by batch size, so the epoch's mean is over examples, not batches.
+            batch_losses.append(loss.detach() * batch_labels.shape[0])
+        return float(torch.stack(batch_losses).sum()) / n
+
+    def _sgd_step(self, gradients: Sequence[torch.Tensor]) -> None:
+        """Apply one SGD update, as torch.optim.SGD(lr, momentum) does without dampening."""
+        # Written out because torch.optim's first use imports torch._dynamo: 3 s per process.
+        momentum = self.training.momentum
+        with torch.no_grad():
+            for index, (parameter, gradient) in enumerate(zip(self.parameters, gradients)):
+                if momentum:
+                    buffer = self.momentum_buffers[index]
+                    if buffer is None:
+                        buffer = self.momentum_buffers[index] = gradient.clone()
+                    else:
+                        buffer.mul_(momentum).add_(gradient)
+                    gradient = buffer
+                parameter.add_(gradient, alpha=-self.learning_rate)
+
+    def _training_set_loss(self) -> float:
+        """Return the loss on the whole training set (one noisy pass, no update)."""
+        with torch.no_grad():
+            output = self.net(self.train_inputs, self.generators["train"])
+            return float(self._loss(output, self.train_labels))
+
+    def _test_accuracy(self) -> float:
+        """Return the fraction of test examples whose noisy output falls on their label's side."""
+        with torch.no_grad():
+            output = self.net(self.test_inputs, self.generators["test"])
+        predicted_above = self._class_margin(output) > 0
+        truly_above = self._class_margin(self.test_labels) > 0
+        return float((predicted_above == truly_above).to(torch.float64).mean())
+
+    def _check_finite(self, epoch: int, loss: float) -> None:
+        parameters_finite = all(bool(torch.isfinite(p).all()) for p in self.parameters)
+        if math.isfinite(loss) and parameters_finite:
+            return
+        what = (
+            f"training loss became {loss}" if not math.isfinite(loss) else "network's parameters became NaN or infinite"
+        )
+        raise TrainingDiverged(
+            f"training diverged in epoch {epoch}: the {what} (learning rate {self.learning_rate:g}); lower the learning rate"
+        )
+
+    def _measure(self, epoch: int) -> dict[str, Any]:
+        """Return the information measurement and densities of the network as it stands."""
+        recording = self.recording
+        try:
+            measurement = measure_information(
+                self.net,
+                self.inputs,
+                self.labels if recording.label_information else None,
+                n_samples=recording.n_samples,
+                n_conditional=recording.n_conditional,
+                n_inputs=recording.n_inputs,
+                generator=self.generators["estimation"],
+                estimator=("sp", *recording.estimators),
+                bin_size=recording.bin_size,
+            )
+        except ValueError as error:
+            # The settings were validated before training, so what fails here is the network's
+            # state: outputs so large (yet finite) that no entropy can be measured.
+            raise TrainingDiverged(
+                f"training diverged at epoch {epoch}: the information cannot be measured ({error}); "
+                "lower the learning rate"
+            ) from None
+        densities = None
+        if self.density_grids is not None:
+            densities = [
+                smoothed_density(samples, grid, self.net.beta).cpu().numpy().astype(np.float32)
+                for samples, grid in zip(measurement.clean_samples, self.density_grids)
+            ]
+        return {
+            "mi_input": [float(value) for value in measurement.mi_input],
+            "mi_label": None if measurement.mi_label is None else [float(v) for v in measurement.mi_label],
+            "true_mi": self._true_information() if recording.true_information else None,
+            "estimator_mi": {
+                name: [float(v) for v in measurement.mi_input_by_estimator[name]] for name in recording.estimators
+            },
+            "densities": densities,
+        }
+
+    def _true_information(self) -> list[float] | None:
+        """Return the exact I(X;T_l) in nats, or None where truth.py cannot compute it."""
+        # Computability can change during training (large weights make the quadrature grid
+        # unworkable), so it is asked every time rather than once.
+        try:
+            return [float(value) for value in true_mutual_information(self.net, self.inputs)]
+        except UnsupportedForTruth:
+            return None
+
+    def _maybe_drop_learning_rate(self, accuracy: float) -> None:
+        threshold = self.training.lr_drop_accuracy
+        if self.lr_dropped or threshold is None or accuracy < threshold:
+            return
+        self.learning_rate = self.learning_rate / self.training.lr_drop_factor
+        self.lr_dropped = True
+
+    def _record(self, epoch: int, loss: float, learning_rate: float) -> EpochRecord:
+        accuracy = self._test_accuracy()
+        measured = self._measure(epoch) if epoch in self.schedule else {}
+        if measured and not all(math.isfinite(value) for value in measured["mi_input"]):
+            raise TrainingDiverged(
+                f"the information measured at epoch {epoch} is not finite ({measured['mi_input']}); "
+                f"the network's outputs have blown up: lower the learning rate"
+            )
+        # The drop takes effect from the next pass, as in the seed ("before training it").
+        self._maybe_drop_learning_rate(accuracy)
+        return EpochRecord(epoch=epoch, accuracy=accuracy, loss=loss, learning_rate=learning_rate, **measured)
+
+    # -- the loop -------------------------------------------------------------------------------
+
+    @property
+    def finished(self) -> bool:
+        """True once the last epoch has been recorded."""
+        return self.epoch >= self.training.epochs
+
+    def run(self) -> Iterator[EpochRecord]:
+        """Yield the record of every epoch from the next one to ``training.epochs``.
+
+        Between two records the trainer's state is complete: :meth:`state_dict` taken there
+        resumes the run exactly.
+
+        Raises
+        ------
+        TrainingDiverged
+            When the loss or a parameter becomes NaN or infinite; the records yielded so far stand.
+        """
+        if self.epoch < 0:
+            loss = self._training_set_loss()
+            self._check_finite(0, loss)
+            self.epoch = 0
+            yield self._record(0, loss, self.learning_rate)
+        while self.epoch < self.training.epochs:
+            epoch = self.epoch + 1
+            learning_rate = self.learning_rate
+            loss = self._train_one_epoch()
+            self._check_finite(epoch, loss)
+            record = self._record(epoch, loss, learning_rate)
+            self.epoch = epoch
+            yield record
+
+    # -- checkpointing --------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return the complete state between two epochs: tensors, numbers and strings only.
+
+        It loads with ``torch.load(weights_only=True)``.
+        """
+        return {
+            "seed": self.seed,
+            "epoch": self.epoch,
+            "learning_rate": self.learning_rate,
+            "lr_dropped": self.lr_dropped,
+            "model": {name: value.detach().clone() for name, value in self.net.state_dict().items()},
+            "momentum_buffers": [None if buffer is None else buffer.clone() for buffer in self.momentum_buffers],
+            "generators": {name: generator.get_state() for name, generator in self.generators.items()},
+            "train_inputs": self.train_inputs,
+            "train_labels": self.train_labels,
+            "test_inputs": self.test_inputs,
+            "test_labels": self.test_labels,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state from :meth:`state_dict` (same network shape, settings and seed)."""
+        if state["seed"] != self.seed:
+            raise ValueError(f"the state belongs to seed {state['seed']}, not {self.seed}")
+        self.net.load_state_dict(state["model"])
+        self.momentum_buffers = [None if buffer is None else buffer.clone() for buffer in state["momentum_buffers"]]
+        for name, generator in self.generators.items():
+            generator.set_state(state["generators"][name])
+        self.train_inputs = state["train_inputs"]
+        self.train_labels = state["train_labels"]
+        self.test_inputs = state["test_inputs"]
+        self.test_labels = state["test_labels"]
+        self.learning_rate = float(state["learning_rate"])
+        self.lr_dropped = bool(state["lr_dropped"])
+        self.epoch = int(state["epoch"])
+
+
+def train(
+    net: NoisyMLP,
+    inputs: InputDistribution,
+    labels: ThresholdLabels,
+    training: TrainingSettings,
+    recording: RecordingSettings | None = None,
+    *,
+    seed: int = 0,
+) -> TrainingResult:
+    """Train ``net`` in place and return every epoch's record.
+
+    Parameters
+    ----------
+    net, inputs, labels, training, recording, seed :
+        As for :class:`Trainer`; ``recording`` defaults to ``RecordingSettings()``.
+
+    Returns
+    -------
+    TrainingResult; if training diverged, the records before it and the reason.
+    """
+    trainer = Trainer(net, inputs, labels, training, recording or RecordingSettings(), seed=seed)
+    records: list[EpochRecord] = []
+    try:
+        for record in trainer.run():
+            records.append(record)
+    except TrainingDiverged as error:
+        return TrainingResult(records, diverged=True, message=str(error))
+    return TrainingResult(records)
