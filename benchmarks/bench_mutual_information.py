@@ -26,7 +26,7 @@ import torch
 from scipy import integrate
 
 from infoflow.data.distributions import DiscreteUniform, Gaussian
-from infoflow.entropy.engine import sp_entropy
+from infoflow.entropy import sp_entropy
 from infoflow.estimators.sample_propagation import _propagate_repeated, mutual_information
 from infoflow.models.mlp import NoisyMLP
 from infoflow.papers.kong2019.networks import seed_network

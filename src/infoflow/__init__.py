@@ -6,7 +6,7 @@ The public API, re-exported; the machinery lives in the subpackages.
 from infoflow.config.schema import load_config
 from infoflow.data.distributions import DiscreteUniform, Gaussian, GaussianMixture
 from infoflow.data.labels import ThresholdLabels
-from infoflow.entropy.engine import sp_entropy
+from infoflow.entropy import sp_entropy
 from infoflow.estimators.sample_propagation import (
     InformationMeasurement,
     measure_information,

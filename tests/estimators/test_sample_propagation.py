@@ -24,7 +24,7 @@ from scipy.special import log_ndtr, logsumexp
 
 from infoflow.data.distributions import DiscreteUniform, Gaussian, InputDistribution
 from infoflow.data.labels import ThresholdLabels
-from infoflow.entropy.engine import gaussian_entropy, sp_entropy
+from infoflow.entropy import gaussian_entropy, sp_entropy
 from infoflow.estimators import sample_propagation as estimators
 from infoflow.estimators.bounds import binned_entropy, pairwise_distance_entropy
 from infoflow.estimators.sample_propagation import (

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from infoflow.entropy.engine import gaussian_entropy
+from infoflow.entropy import gaussian_entropy
 
 # Squared distance divisor per pairwise bound, in units of beta^2. Between N(a, beta^2 I) and
 # N(b, beta^2 I): KL = |a-b|^2 / (2 beta^2), Bhattacharyya distance = |a-b|^2 / (8 beta^2).

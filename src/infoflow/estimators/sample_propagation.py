@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from infoflow.entropy.engine import gaussian_entropy, sp_entropy
+from infoflow.entropy import gaussian_entropy, sp_entropy
 from infoflow.estimators.bounds import _PAIRWISE_OF_ESTIMATOR, binned_entropy, pairwise_distance_entropy
 from infoflow.validation import integer_at_least
 

@@ -32,7 +32,7 @@ import torch
 
 from infoflow.data.distributions import InputDistribution
 from infoflow.data.labels import ThresholdLabels
-from infoflow.entropy.engine import smoothed_density
+from infoflow.entropy import smoothed_density
 from infoflow.estimators.sample_propagation import ESTIMATORS, measure_information
 from infoflow.estimators.truth import UnsupportedForTruth, true_mutual_information
 from infoflow.models.mlp import NoisyMLP
