@@ -34,6 +34,7 @@ from infoflow.estimators.sample_propagation import (
     mutual_information,
 )
 from infoflow.models.mlp import NoisyMLP
+from infoflow.models.noise import propagate
 from infoflow.papers.kong2019.networks import seed_network
 
 BETA = 0.05
@@ -231,7 +232,7 @@ def test_deep_conditional_and_exact_support_weights_against_quadrature():
 
 def test_one_batched_forward_pass_and_one_entropy_call_per_layer(monkeypatch):
     # No loop over inputs: each layer is applied once to the unconditional draws and once to the
-    # whole (n_x, n_conditional) batch (layer 1 once per x: its output is deterministic given x).
+    # whole batch of n_x * n_conditional repeated inputs.
     net = set_weights(seed_network("tanh-tanh"), [3.0, 3.0], [0.0, 0.0])
     layer_calls: list[tuple[int, tuple[int, ...]]] = []
     original_layer_clean = net.layer_clean
@@ -249,23 +250,29 @@ def test_one_batched_forward_pass_and_one_entropy_call_per_layer(monkeypatch):
     net.layer_clean = counting_layer_clean  # type: ignore[method-assign]
     monkeypatch.setattr(estimators, "sp_entropy", counting_sp_entropy)
     measure_information(net, Gaussian(0.0, 0.25), n_samples=100, n_conditional=30, n_inputs=20, seed=0)
-    assert sorted(layer_calls) == sorted([(0, (100, 1)), (1, (100, 1)), (0, (20, 1, 1)), (1, (20, 30, 1))])
+    assert sorted(layer_calls) == sorted([(0, (100, 1)), (1, (100, 1)), (0, (600, 1)), (1, (600, 1))])
     # h(T_1), h(T_2) on (1, 100, 1); E h(T_2|X) in one call on all 20 conditionals.
     assert sorted(entropy_batches) == sorted([(1, 100, 1), (1, 100, 1), (20, 30, 1)])
 
 
 def test_conditional_pass_follows_the_network():
-    # The batched conditional pass computes what net.propagate does on repeated inputs: S_1(x)
-    # (deterministic, broadcast), then S_2 = tanh(w2 T_1 + b2) of its own T_1 draws, noise on top.
+    # The batched conditional pass computes what the network does on repeated inputs: S_1(x)
+    # (deterministic), then S_2 = tanh(w2 T_1 + b2) of its own T_1 draws, noise on top.
     net = set_weights(seed_network("leaky-tanh"), [2.0, 1.5], [0.3, -0.1])
     x = torch.tensor([[-1.0], [0.5]], dtype=torch.float64)
     generator = torch.Generator().manual_seed(0)
-    clean, noisy = estimators._propagate_repeated(net, x, 7, generator, noisy_last=True)
-    assert [tuple(c.shape) for c in clean] == [(2, 7, 1), (2, 7, 1)]
+    outputs = propagate(net, x.repeat_interleave(7, dim=0), generator)
+    clean = [s.reshape(2, 7, 1) for s in outputs.clean]
+    noisy = [t.reshape(2, 7, 1) for t in outputs.noisy]
     s1 = torch.nn.functional.leaky_relu(2.0 * x + 0.3, 0.1).unsqueeze(1).expand(2, 7, 1)
     assert torch.equal(clean[0], s1)
     assert torch.allclose(clean[1], torch.tanh(1.5 * noisy[0] - 0.1), rtol=0, atol=1e-15)
     assert not torch.equal(noisy[1], clean[1])
+    # Stopped before the last layer's noise: S_2 only, and the generator has moved less.
+    stopped = torch.Generator().manual_seed(0)
+    partial = propagate(net, x.repeat_interleave(7, dim=0), stopped, n_layers=2, last_noise=False)
+    assert torch.equal(partial.clean[1], outputs.clean[1]) and torch.equal(partial.noisy[1], partial.clean[1])
+    assert not torch.equal(stopped.get_state(), generator.get_state())
 
 
 def test_measurement_shapes_and_wrapper_agree():

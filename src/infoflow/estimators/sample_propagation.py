@@ -29,13 +29,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
+from torch import nn
 
+from infoflow.data.distributions import InputDistribution
 from infoflow.entropy import gaussian_entropy, sp_entropy
 from infoflow.estimators.bounds import _PAIRWISE_OF_ESTIMATOR, binned_entropy, pairwise_distance_entropy
+from infoflow.models.noise import evaluation_mode, model_device, propagate
 from infoflow.validation import integer_at_least
 
 ESTIMATORS = ("sp", "kl_upper", "bhattacharyya_lower", "binning")
@@ -74,13 +78,27 @@ class InformationMeasurement:
 
     mi_input: list[float]
     mi_label: list[float] | None
-    clean_samples: list[torch.Tensor]
+    clean_samples: list[torch.Tensor] = field(repr=False)
     estimator: str
     entropy: list[float]
     conditional_entropy: list[float]
     mi_input_std_error: list[float]
     mi_input_by_estimator: dict[str, list[float]]
     mi_label_by_estimator: dict[str, list[float]] | None
+    betas: list[float] = field(default_factory=list)
+    n_conditioning_inputs: int = 0
+    conditioning_is_exact: bool = True
+
+    def __repr__(self) -> str:
+        def nats(values: list[float] | None) -> str:
+            return "None" if values is None else "[" + ", ".join(f"{v:.4f}" for v in values) + "]"
+
+        widths = [int(s.shape[-1]) for s in self.clean_samples]
+        return (
+            f"InformationMeasurement(estimator={self.estimator!r}, layers={len(self.mi_input)}, widths={widths}, "
+            f"mi_input={nats(self.mi_input)}, mi_input_std_error={nats(self.mi_input_std_error)}, "
+            f"mi_label={nats(self.mi_label)})"
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -111,17 +129,25 @@ def _check_bin_size(bin_size: Any) -> float:
 
 
 def _network_device(net: Any) -> torch.device:
-    required = ("propagate", "layer_clean", "add_noise", "linears", "beta", "n_layers", "parameters")
-    if not all(hasattr(net, name) for name in required):
-        raise ValueError(f"net must be a NoisyMLP (with {', '.join(required)}); got {type(net).__name__}")
-    parameter = next(iter(net.parameters()), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
-
-
-def _check_inputs(inputs: Any) -> None:
-    if not (hasattr(inputs, "sample") and hasattr(inputs, "is_discrete")):
+    if not isinstance(net, nn.Module):
         raise ValueError(
-            f"inputs must be an input distribution (DiscreteUniform, Gaussian, GaussianMixture); got {type(inputs).__name__}"
+            f"net must be a torch.nn.Module whose forward runs through infoflow.GaussianNoise layers; "
+            f"got {type(net).__name__}"
+        )
+    return model_device(net)
+
+
+def _check_inputs(inputs: Any, net: nn.Module) -> None:
+    if not isinstance(inputs, InputDistribution):
+        hint = " (wrap an array as infoflow.FiniteDataset(x, y))" if isinstance(inputs, (torch.Tensor, np.ndarray, list)) else ""
+        raise ValueError(
+            "inputs must be an input distribution (DiscreteUniform, Gaussian, GaussianMixture, Uniform, "
+            f"FiniteDataset); got {type(inputs).__name__}{hint}"
+        )
+    expected = getattr(net, "widths", [None])[0]
+    if expected is not None and inputs.dim != expected:
+        raise ValueError(
+            f"inputs have dimension {inputs.dim} but the network takes inputs of dimension {expected} (widths[0])"
         )
 
 
@@ -164,31 +190,29 @@ class _Entropies:
 
 
 def _set_entropies(
-    estimator: str, clean: torch.Tensor, noisy: torch.Tensor, beta: float, bin_size: float, generator: torch.Generator
+    estimator: str,
+    clean: torch.Tensor,
+    noisy: torch.Tensor,
+    beta: float,
+    bin_size: float,
+    generator: torch.Generator,
+    target_std_error: float = 0.01,
 ) -> _Entropies:
-    """Return each set's entropy by ``estimator``; clean and noisy of shape (B, n, d)."""
+    """Return each set's entropy by ``estimator``; clean and noisy of shape (B, n, d).
+
+    ``target_std_error`` (nats) is the Monte-Carlo standard error aimed at per set where the
+    engine integrates by Monte Carlo (d > 2); quadrature is exact and ignores it.
+    """
     if estimator == "sp":
-        nats, std_error = sp_entropy(clean, beta, generator=generator, return_std_error=True)
+        nats, std_error = sp_entropy(
+            clean, beta, generator=generator, return_std_error=True, target_std_error=target_std_error
+        )
         return _Entropies(nats.reshape(-1), std_error.reshape(-1))
     if estimator == "binning":
         nats = binned_entropy(noisy, bin_size)
     else:
         nats = pairwise_distance_entropy(clean, beta, _PAIRWISE_OF_ESTIMATOR[estimator])
     return _Entropies(nats, torch.zeros_like(nats))
-
-
-def _label_classes(labels: Callable[[torch.Tensor], Any], x: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Return each sample's class index (n,) and the number of classes, from labels(x)."""
-    values = labels(x)
-    values = values if isinstance(values, torch.Tensor) else torch.as_tensor(values)
-    n = x.shape[0]
-    if values.ndim == 0 or values.shape[0] != n:
-        raise ValueError(
-            f"labels must return one label per input, shape ({n},) or ({n}, k); got shape {tuple(values.shape)}"
-        )
-    rows = values.reshape(n, -1).to(x.device)
-    classes, class_index = torch.unique(rows, dim=0, return_inverse=True)
-    return class_index, classes.shape[0]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -208,16 +232,22 @@ def measure_information(
     seed: int = 0,
     estimator: str | Sequence[str] = "sp",
     bin_size: float = 0.05,
+    target_std_error: float = 0.01,
 ) -> InformationMeasurement:
     """Return I(X;T_l) (and I(T_l;Y) if labels are given) in nats for every layer of a noisy network.
 
     Parameters
     ----------
-    net : NoisyMLP
-        The network; its ``propagate(x, generator)`` draws the layer noise.
+    net : torch.nn.Module
+        A noisy network: any module whose forward runs through ``GaussianNoise`` layers (the
+        l-th noise layer call is layer l; NoisyMLP is one). It is measured in eval mode (noise
+        stays on), restored afterwards.
     inputs : InputDistribution
-        The distribution of X. A discrete one (``is_discrete``) is used through its exact
-        ``support()``; a continuous one through draws.
+        The distribution of X (DiscreteUniform, Gaussian, GaussianMixture, Uniform,
+        FiniteDataset). A discrete one is summed exactly over its ``support()`` when the support
+        has at most ``n_inputs`` points, else over a uniform subsample of ``n_inputs`` points
+        (with its standard error); a continuous one is averaged over ``n_inputs`` draws. A
+        FiniteDataset with labels gives I(T_l;Y) without ``labels``.
     labels : callable, optional
         Maps inputs of shape (n, d_0) to labels of shape (n,) or (n, k) (e.g. ``ThresholdLabels``);
         each distinct label row is one class.
@@ -238,6 +268,10 @@ def measure_information(
         same samples; the first is the primary one (``mi_input``, ``mi_label``).
     bin_size : float
         "binning" only: bin width per unit.
+    target_std_error : float
+        Monte-Carlo standard error (nats) aimed at for each I(X;T_l) where the entropy engine
+        integrates by Monte Carlo (d > 2): half its variance goes to h(T_l), half to the mean of
+        the conditionals, so each of N conditionals may carry sqrt(N) times more.
 
     Returns
     -------
@@ -285,20 +319,30 @@ def measure_information(
     if labels is not None and not callable(labels):
         raise ValueError(f"labels must be callable (inputs of shape (n, d_0) -> labels); got {type(labels).__name__}")
     bin_size = _check_bin_size(bin_size)
-    _check_inputs(inputs)
+    target_std_error = _check_target(target_std_error)
     device = _network_device(net)
+    _check_inputs(inputs, net)
     noise_generator, input_generator = _generators(generator, seed, device)
-    beta = float(net.beta)
-    n_layers = int(net.n_layers)
 
-    with torch.no_grad():
+    with torch.no_grad(), evaluation_mode(net):
         # Unconditional draws first, so every estimator sees the same h(T_l) samples.
-        x = inputs.sample(n_samples, input_generator).to(device)
-        unconditional = net.propagate(x, noise_generator)
+        if labels is None and inputs.has_labels:
+            x, y = inputs.sample_labelled(n_samples, input_generator)
+        else:
+            x = inputs.sample(n_samples, input_generator)
+            y = labels(x) if labels is not None else None
+        x = x.to(device)
+        unconditional = propagate(net, x, noise_generator)
+        n_layers = unconditional.n_layers
         conditional = _conditional_outputs(
-            net, inputs, n_conditional, n_inputs, estimators, noise_generator, input_generator, device
+            net, inputs, n_conditional, n_inputs, n_layers, estimators, noise_generator, input_generator, device
         )
-        class_index, n_classes = _label_classes(labels, x) if labels is not None else (None, 0)
+        class_index, n_classes = _label_classes(y, n_samples, device) if y is not None else (None, 0)
+        # The Monte-Carlo error budget of each I(X;T_l): half its variance to h(T_l), half to the
+        # weighted mean of the conditionals (Var = sum_x w_x^2 SE_x^2), so each conditional may
+        # be coarse when there are many of them.
+        marginal_target = target_std_error / math.sqrt(2.0)
+        conditional_target = marginal_target / float(conditional.weights.square().sum().sqrt())
 
         mi_input: dict[str, list[float]] = {name: [] for name in estimators}
         mi_label: dict[str, list[float]] = {name: [] for name in estimators}
@@ -308,11 +352,14 @@ def measure_information(
         for layer in range(n_layers):
             clean = unconditional.clean[layer]
             noisy = unconditional.noisy[layer]
+            beta = unconditional.betas[layer]
             width = clean.shape[-1]
             for name in estimators:
-                marginal = _set_entropies(name, clean.unsqueeze(0), noisy.unsqueeze(0), beta, bin_size, noise_generator)
+                marginal = _set_entropies(
+                    name, clean.unsqueeze(0), noisy.unsqueeze(0), beta, bin_size, noise_generator, marginal_target
+                )
                 given_x = _expected_conditional_entropy(
-                    name, layer, width, conditional, beta, bin_size, noise_generator
+                    name, layer, width, beta, conditional, bin_size, noise_generator, conditional_target
                 )
                 mi_input[name].append(float(marginal.nats[0]) - given_x[0])
                 if name == estimators[0]:
@@ -331,6 +378,7 @@ def measure_information(
                             beta,
                             bin_size,
                             noise_generator,
+                            marginal_target,
                         )
                         given_y += share * float(class_entropy.nats[0])
                     mi_label[name].append(float(marginal.nats[0]) - given_y)
@@ -338,15 +386,36 @@ def measure_information(
     primary = estimators[0]
     return InformationMeasurement(
         mi_input=mi_input[primary],
-        mi_label=mi_label[primary] if labels is not None else None,
+        mi_label=mi_label[primary] if class_index is not None else None,
         clean_samples=list(unconditional.clean),
         estimator=primary,
         entropy=entropy,
         conditional_entropy=conditional_entropy,
         mi_input_std_error=std_error,
         mi_input_by_estimator=mi_input,
-        mi_label_by_estimator=mi_label if labels is not None else None,
+        mi_label_by_estimator=mi_label if class_index is not None else None,
+        betas=list(unconditional.betas),
+        n_conditioning_inputs=int(conditional.weights.numel()),
+        conditioning_is_exact=conditional.is_exact,
     )
+
+
+def _check_target(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
+        raise ValueError(f"target_std_error must be a positive finite number of nats; got {value!r}")
+    return float(value)
+
+
+def _label_classes(values: Any, n: int, device: torch.device) -> tuple[torch.Tensor, int]:
+    """Return each sample's class index (n,) and the number of classes, from its labels (n,) or (n, k)."""
+    values = values if isinstance(values, torch.Tensor) else torch.as_tensor(values)
+    if values.ndim == 0 or values.shape[0] != n:
+        raise ValueError(
+            f"labels must give one label per input, shape ({n},) or ({n}, k); got shape {tuple(values.shape)}"
+        )
+    rows = values.reshape(n, -1).to(device)
+    classes, class_index = torch.unique(rows, dim=0, return_inverse=True)
+    return class_index, classes.shape[0]
 
 
 @dataclass(frozen=True)
@@ -355,91 +424,112 @@ class _Conditionals:
 
     clean, noisy : per layer, Tensor of shape (n_x, n_conditional, d_l) (None if no pass was needed)
     weights : Tensor of shape (n_x,), the expectation's weights (support probabilities or 1/n_x)
-    is_exact : bool, True when the weights are a discrete X's exact support probabilities
+    is_exact : bool, True when the weights are a discrete X's whole support with its probabilities
+    population : int or None, the support size when a finite uniform support was subsampled
+        without replacement (for the finite-population correction of the standard error)
     """
 
     clean: list[torch.Tensor] | None
     noisy: list[torch.Tensor] | None
     weights: torch.Tensor
     is_exact: bool
+    population: int | None = None
+
+
+# The conditional pass holds n_x * n_conditional copies of every layer's output; it runs in chunks
+# of inputs so that one chunk's tensors stay within this many bytes.
+CONDITIONAL_CHUNK_BYTES = 256 * 2**20
+
+
+def _conditioning_inputs(
+    inputs: InputDistribution, n_inputs: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, bool, int | None]:
+    """Return (x of shape (n_x, ...), weights (n_x,), is_exact, population) for E_X h(T_l | X)."""
+    if not inputs.is_discrete:
+        x = inputs.sample(n_inputs, generator)
+        return x, torch.full((n_inputs,), 1.0 / n_inputs, dtype=torch.float64), False, None
+    support, probabilities = inputs.support()
+    k = support.shape[0]
+    if k <= n_inputs:
+        return support, probabilities.to(torch.float64), True, None
+    if bool((probabilities == probabilities[0]).all()):
+        # A uniform support larger than n_inputs: a simple random sample without replacement.
+        rows = torch.randperm(k, generator=generator)[:n_inputs]
+        return support[rows], torch.full((n_inputs,), 1.0 / n_inputs, dtype=torch.float64), False, k
+    rows = torch.multinomial(probabilities.to(torch.float64), n_inputs, replacement=True, generator=generator)
+    return support[rows], torch.full((n_inputs,), 1.0 / n_inputs, dtype=torch.float64), False, None
 
 
 def _conditional_outputs(
-    net: Any,
-    inputs: Any,
+    net: nn.Module,
+    inputs: InputDistribution,
     n_conditional: int,
     n_inputs: int,
+    n_layers: int,
     estimators: tuple[str, ...],
     noise_generator: torch.Generator,
     input_generator: torch.Generator,
     device: torch.device,
 ) -> _Conditionals:
-    """Propagate every conditioning x n_conditional times in one batched forward pass."""
-    if inputs.is_discrete:
-        support, probabilities = inputs.support()
-        conditioning_x = support.to(device)
-        weights = probabilities.to(device=device, dtype=torch.float64)
-    else:
-        conditioning_x = inputs.sample(n_inputs, input_generator).to(device)
-        weights = torch.full((n_inputs,), 1.0 / n_inputs, dtype=torch.float64, device=device)
+    """Propagate every conditioning x n_conditional times, in batched forward passes."""
+    conditioning_x, weights, is_exact, population = _conditioning_inputs(inputs, n_inputs, input_generator)
+    weights = weights.to(device)
     # Layer 1's conditional is closed-form for every mixture evaluator; only binning needs its samples.
     needs_binning = "binning" in estimators
-    if net.n_layers == 1 and not needs_binning:
-        return _Conditionals(None, None, weights, inputs.is_discrete)
-    clean, noisy = _propagate_repeated(net, conditioning_x, n_conditional, noise_generator, noisy_last=needs_binning)
-    return _Conditionals(clean, noisy, weights, inputs.is_discrete)
-
-
-def _propagate_repeated(
-    net: Any, conditioning_x: torch.Tensor, n_conditional: int, generator: torch.Generator, *, noisy_last: bool
-) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Propagate each row of ``conditioning_x`` (n_x, d_0) n_conditional times, all in one batch.
-
-    The same computation as ``net.propagate`` on x repeated n_conditional times, layer by layer
-    through the network's own ``layer_clean`` and ``add_noise``, with two savings: S_1(x) is
-    deterministic, so it is computed once per x and broadcast; and the last layer's noise, which
-    only "binning" reads, is drawn only when asked for.
-
-    Returns
-    -------
-    clean, noisy : lists of Tensor of shape (n_x, n_conditional, d_l); the last noisy entry is
-    the clean one when ``noisy_last`` is False.
-    """
-    clean_outputs: list[torch.Tensor] = []
-    noisy_outputs: list[torch.Tensor] = []
-    first = net.layer_clean(0, conditioning_x.to(net.linears[0].weight.dtype).unsqueeze(1))
-    clean = first.expand(first.shape[0], n_conditional, first.shape[-1])
-    for index in range(net.n_layers):
-        if index > 0:
-            clean = net.layer_clean(index, noisy_outputs[-1])
-        is_last = index == net.n_layers - 1
-        clean_outputs.append(clean)
-        noisy_outputs.append(net.add_noise(clean, generator) if (noisy_last or not is_last) else clean)
-    return clean_outputs, noisy_outputs
+    if n_layers == 1 and not needs_binning:
+        return _Conditionals(None, None, weights, is_exact, population)
+    n_x = conditioning_x.shape[0]
+    clean_parts: list[list[torch.Tensor]] = []
+    noisy_parts: list[list[torch.Tensor]] = []
+    chunk = n_x
+    start = 0
+    while start < n_x:
+        stop = min(n_x, start + chunk)
+        repeated = conditioning_x[start:stop].to(device).repeat_interleave(n_conditional, dim=0)
+        # Only "binning" reads the last layer's noisy output; without it the pass stops before
+        # drawing that noise (S_L is all the mixture evaluators need).
+        outputs = propagate(net, repeated, noise_generator, n_layers=n_layers, last_noise=needs_binning)
+        rows = stop - start
+        clean_parts.append([s.reshape(rows, n_conditional, -1) for s in outputs.clean])
+        noisy_parts.append([t.reshape(rows, n_conditional, -1) for t in outputs.noisy])
+        if start == 0:
+            # Size the chunks from the first pass (the widths are known only now).
+            bytes_per_input = 2 * n_conditional * sum(s.shape[-1] for s in outputs.clean) * 8
+            chunk = max(1, CONDITIONAL_CHUNK_BYTES // max(1, bytes_per_input))
+        start = stop
+    clean = [torch.cat([part[layer] for part in clean_parts]) for layer in range(n_layers)]
+    noisy = [torch.cat([part[layer] for part in noisy_parts]) for layer in range(n_layers)]
+    return _Conditionals(clean, noisy, weights, is_exact, population)
 
 
 def _expected_conditional_entropy(
     estimator: str,
     layer: int,
     width: int,
-    conditional: _Conditionals,
     beta: float,
+    conditional: _Conditionals,
     bin_size: float,
     generator: torch.Generator,
+    target_std_error: float,
 ) -> tuple[float, float]:
     """Return (E_X h(T_l|X) in nats, its Monte-Carlo standard error) for 0-based ``layer``."""
     if layer == 0 and estimator != "binning":
-        # T_1 | X=x = S_1(x) + Z_1 is exactly N(S_1(x), beta^2 I).
+        # T_1 | X=x = S_1(x) + Z_1 is exactly N(S_1(x), beta^2 I): S_1 is a function of x.
         return gaussian_entropy(width, beta), 0.0
     assert conditional.clean is not None and conditional.noisy is not None
-    per_input = _set_entropies(estimator, conditional.clean[layer], conditional.noisy[layer], beta, bin_size, generator)
+    per_input = _set_entropies(
+        estimator, conditional.clean[layer], conditional.noisy[layer], beta, bin_size, generator, target_std_error
+    )
     weights = conditional.weights
     expected = float((weights * per_input.nats).sum())
     # Engine (Monte-Carlo integration) errors are independent across x.
     variance = float((weights**2 * per_input.std_error**2).sum())
-    if not conditional.is_exact and weights.numel() > 1:
-        # Sampling error of the mean over the n_inputs draws of X.
-        variance += float(per_input.nats.var(correction=1)) / weights.numel()
+    n_x = weights.numel()
+    if not conditional.is_exact and n_x > 1:
+        # Sampling error of the mean over the n_x draws of X, with the finite-population
+        # correction when a finite support was subsampled without replacement.
+        correction = 1.0 - n_x / conditional.population if conditional.population else 1.0
+        variance += float(per_input.nats.var(correction=1)) / n_x * correction
     return expected, math.sqrt(variance)
 
 

@@ -8,10 +8,12 @@ The noise is part of the model: it is drawn in training and in evaluation alike 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
+
+from infoflow.models.noise import GaussianNoise, LayerOutputs, check_beta, noise_source, propagate
 
 LEAKY_SLOPE = 0.1
 
@@ -31,22 +33,6 @@ def check_activation(name: str) -> str:
         allowed = ", ".join(sorted(ACTIVATIONS))
         raise ValueError(f"unknown activation {name!r}; allowed: {allowed}")
     return name
-
-
-@dataclass(frozen=True)
-class LayerOutputs:
-    """Every layer's outputs of one forward pass.
-
-    Attributes
-    ----------
-    clean : list of Tensor, each of shape (..., d_l)
-        S_l, the activation output before the layer's noise.
-    noisy : list of Tensor, each of shape (..., d_l)
-        T_l = S_l + Z_l.
-    """
-
-    clean: list[torch.Tensor]
-    noisy: list[torch.Tensor]
 
 
 class NoisyMLP(nn.Module):
@@ -74,6 +60,10 @@ class NoisyMLP(nn.Module):
         dtype: torch.dtype = torch.float64,
     ) -> None:
         super().__init__()
+        if isinstance(widths, (str, bytes)) or not all(
+            isinstance(w, (int, np.integer)) and not isinstance(w, bool) for w in widths
+        ):
+            raise ValueError(f"widths must be a list of integers; got {widths!r}")
         widths = [int(w) for w in widths]
         if len(widths) < 2 or any(w < 1 for w in widths):
             raise ValueError(f"widths must list the input size and at least one layer width, all >= 1; got {widths}")
@@ -83,14 +73,15 @@ class NoisyMLP(nn.Module):
         activations = [check_activation(a) for a in activations]
         if len(activations) != n_layers:
             raise ValueError(f"activations must have one name per layer ({n_layers}); got {len(activations)}")
-        if not (beta > 0 and beta < float("inf")):
-            raise ValueError(f"beta must be a positive finite number; got {beta}")
         self.widths = widths
         self.activations = activations
-        self.beta = float(beta)
+        self.beta = check_beta(beta)
         self.linears = nn.ModuleList(
             nn.Linear(w_in, w_out, dtype=dtype) for w_in, w_out in zip(widths[:-1], widths[1:])
         )
+        # One GaussianNoise per layer: the contract every estimator reads (no parameters, so the
+        # state_dict is the linears' alone).
+        self.noises = nn.ModuleList(GaussianNoise(self.beta) for _ in range(n_layers))
 
     @property
     def n_layers(self) -> int:
@@ -107,27 +98,27 @@ class NoisyMLP(nn.Module):
         return clean + self.beta * noise
 
     def propagate(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LayerOutputs:
-        """Run the noisy network and return every layer's S_l and T_l.
+        """Run the noisy network and return every layer's S_l and T_l, each (batch, d_l).
 
         Parameters
         ----------
-        x : Tensor of shape (..., d_0)
+        x : Tensor of shape (batch, d_0)
         generator : torch.Generator, optional
-            Source of the layer noise (the global generator if None).
+            Source of the layer noise (the layers' own, else the global generator, if None).
         """
-        clean_outputs: list[torch.Tensor] = []
-        noisy_outputs: list[torch.Tensor] = []
-        t = x.to(self.linears[0].weight.dtype)
-        for index in range(self.n_layers):
-            s = self.layer_clean(index, t)
-            t = self.add_noise(s, generator)
-            clean_outputs.append(s)
-            noisy_outputs.append(t)
-        return LayerOutputs(clean_outputs, noisy_outputs)
+        return propagate(self, x, generator)
 
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Return T_L, the noisy output, shape (..., d_L)."""
-        return self.propagate(x, generator).noisy[-1]
+        """Return T_L, the noisy output, shape (..., d_L); noise from ``generator`` if given."""
+        if x.shape[-1] != self.widths[0]:
+            raise ValueError(
+                f"the network takes inputs of dimension {self.widths[0]} (widths[0]); got shape {tuple(x.shape)}"
+            )
+        t = x.to(self.linears[0].weight.dtype)
+        with noise_source(self, generator):
+            for index, noise in enumerate(self.noises):
+                t = noise(self.layer_clean(index, t))
+        return t
 
     def extra_repr(self) -> str:
         return f"widths={self.widths}, activations={self.activations}, beta={self.beta}"

@@ -1,0 +1,165 @@
+"""A finite data set as an input distribution: X uniform over the rows of an array, labels optional."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from infoflow.data.distributions import MAX_ENTRIES, InputDistribution, _check_count, as_float_array
+
+DATASET_SUFFIXES = (".npz", ".csv")
+
+
+class FiniteDataset(InputDistribution):
+    """X uniform over the k rows of ``x``; the label of row i is ``y[i]`` when labels are given.
+
+    Parameters
+    ----------
+    x : array or tensor of shape (k,), (k, d) or (k, ...)
+        The inputs; each row (example) is one support point of X with probability 1/k. Rows of
+        more than one axis (images) keep their shape in draws; ``dim`` counts their entries.
+    y : array or tensor of shape (k,) or (k, m), optional
+        Labels: classes (integers) or values. With labels, ``measure_information`` reports
+        I(T_l;Y) without a separate labelling rule.
+
+    Notes
+    -----
+    Repeated rows are kept: X is uniform over the rows, so a row present twice has probability 2/k.
+    """
+
+    is_discrete = True
+
+    def __init__(self, x: Any, y: Any = None) -> None:
+        array = as_float_array("x", x, ndim=(1, 2, 3, 4, 5))
+        self._x = array[:, None] if array.ndim == 1 else array
+        self.event_shape = tuple(self._x.shape[1:])
+        self.dim = int(np.prod(self.event_shape))
+        self._y: np.ndarray | None = None
+        if y is not None:
+            labels = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+            if labels.dtype == object or labels.dtype.kind not in "biuf":
+                raise ValueError(f"y must hold numbers (classes or values); got dtype {labels.dtype}")
+            if labels.ndim not in (1, 2) or labels.shape[0] != len(self._x):
+                raise ValueError(f"y must have one label per row of x ({len(self._x)}); got shape {labels.shape}")
+            if labels.dtype.kind == "f" and not np.all(np.isfinite(labels)):
+                raise ValueError("y must hold finite numbers")
+            self._y = labels.copy()
+
+    @property
+    def has_labels(self) -> bool:  # type: ignore[override]
+        return self._y is not None
+
+    @property
+    def n_rows(self) -> int:
+        """k, the number of rows."""
+        return len(self._x)
+
+    @property
+    def x(self) -> torch.Tensor:
+        """The rows, float64 (k, *event_shape)."""
+        return torch.from_numpy(self._x)
+
+    @property
+    def y(self) -> torch.Tensor | None:
+        """The labels (k,) or (k, m), or None."""
+        return None if self._y is None else torch.from_numpy(self._y)
+
+    def sample_rows(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return n row indices drawn uniformly with replacement, int64 (n,)."""
+        return torch.randint(len(self._x), (_check_count(n),), generator=generator)
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Return n rows drawn uniformly with replacement, float64 (n, *event_shape)."""
+        return torch.from_numpy(self._x)[self.sample_rows(n, generator)]
+
+    def sample_labelled(
+        self, n: int, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return (n rows, their labels or None); the rows are the draws :meth:`sample` makes."""
+        rows = self.sample_rows(n, generator)
+        labels = None if self._y is None else torch.from_numpy(self._y)[rows]
+        return torch.from_numpy(self._x)[rows], labels
+
+    def support(self) -> tuple[torch.Tensor, torch.Tensor]:
+        k = len(self._x)
+        return torch.from_numpy(self._x.copy()), torch.full((k,), 1.0 / k, dtype=torch.float64)
+
+    def subset(self, rows: Any) -> FiniteDataset:
+        """Return the data set of the given rows (indices or a boolean mask), labels kept."""
+        index = np.asarray(rows)
+        return FiniteDataset(self._x[index], None if self._y is None else self._y[index])
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], *, label_column: str | None = None) -> FiniteDataset:
+        """Read a data set from a .npz (arrays ``x`` and optional ``y``) or a .csv (a header row, numbers).
+
+        Parameters
+        ----------
+        path : path
+            The file.
+        label_column : str, optional
+            CSV only: the column holding the labels; every other column is a feature.
+        """
+        file = Path(path)
+        if file.suffix not in DATASET_SUFFIXES:
+            raise ValueError(f"{file}: a data set must be a {' or '.join(DATASET_SUFFIXES)} file")
+        if not file.is_file():
+            raise ValueError(f"{file}: no such data set file")
+        if file.suffix == ".npz":
+            if label_column is not None:
+                raise ValueError(f"{file}: label_column applies to .csv files; a .npz holds arrays x and y")
+            try:
+                with np.load(file, allow_pickle=False) as archive:
+                    if "x" not in archive.files:
+                        raise ValueError(f"{file}: the .npz must hold an array named 'x'; it holds {archive.files}")
+                    x = archive["x"]
+                    y = archive["y"] if "y" in archive.files else None
+            except (OSError, ValueError, EOFError) as error:
+                if str(error).startswith(str(file)):
+                    raise
+                raise ValueError(f"{file}: unreadable .npz ({error})") from None
+            try:
+                return cls(x, y)
+            except ValueError as error:
+                raise ValueError(f"{file}: {error}") from None
+        return cls._from_csv(file, label_column)
+
+    @classmethod
+    def _from_csv(cls, file: Path, label_column: str | None) -> FiniteDataset:
+        try:
+            with file.open(newline="", encoding="utf-8") as handle:
+                rows = list(csv.reader(handle))
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"{file}: cannot read ({error})") from None
+        if len(rows) < 2:
+            raise ValueError(f"{file}: needs a header row and at least one data row")
+        header, body = [name.strip() for name in rows[0]], rows[1:]
+        if len(header) * len(body) > MAX_ENTRIES:
+            raise ValueError(f"{file}: {len(header) * len(body)} entries; at most {MAX_ENTRIES} are allowed")
+        if label_column is not None and label_column not in header:
+            raise ValueError(f"{file}: label_column {label_column!r} is not a column; columns: {', '.join(header)}")
+        try:
+            table = np.array([[float(cell) for cell in row] for row in body if row], dtype=np.float64)
+        except ValueError as error:
+            raise ValueError(f"{file}: every cell below the header must be a number ({error})") from None
+        if table.ndim != 2 or table.shape[1] != len(header):
+            raise ValueError(f"{file}: every row must have {len(header)} cells, like the header")
+        if label_column is None:
+            return cls(table)
+        label_index = header.index(label_column)
+        labels = table[:, label_index]
+        if np.all(labels == np.round(labels)):
+            labels = labels.astype(np.int64)
+        try:
+            return cls(np.delete(table, label_index, axis=1), labels)
+        except ValueError as error:
+            raise ValueError(f"{file}: {error}") from None
+
+    def __repr__(self) -> str:
+        labels = "" if self._y is None else ", with labels"
+        return f"FiniteDataset(<{len(self._x)} rows of shape {self.event_shape}>{labels})"
