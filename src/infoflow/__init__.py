@@ -4,7 +4,8 @@ The public API, re-exported; the machinery lives in the subpackages.
 """
 
 from infoflow.config.schema import load_config
-from infoflow.data.distributions import DiscreteUniform, Gaussian, GaussianMixture
+from infoflow.data.dataset import FiniteDataset
+from infoflow.data.distributions import DiscreteUniform, Gaussian, GaussianMixture, Uniform
 from infoflow.data.labels import ThresholdLabels
 from infoflow.entropy import sp_entropy
 from infoflow.estimators.sample_propagation import (
@@ -17,8 +18,11 @@ from infoflow.estimators.truth import (
     true_mutual_information,
     truth_is_computable,
 )
+from infoflow.measure.probe import InformationProbe
 from infoflow.models.mlp import NoisyMLP
+from infoflow.models.noise import GaussianNoise
 from infoflow.papers.kong2019.networks import seed_network
+from infoflow.runs.reader import read_run
 from infoflow.training.experiment import run_experiment
 
 __all__ = [
@@ -35,6 +39,11 @@ __all__ = [
     "Gaussian",
     "GaussianMixture",
     "ThresholdLabels",
+    "Uniform",
+    "FiniteDataset",
+    "GaussianNoise",
+    "InformationProbe",
+    "read_run",
     "load_config",
     "run_experiment",
 ]

@@ -78,6 +78,9 @@ def _command_run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         command=shlex.join(["infoflow", *args.argv]),
     )
+    # The run folder's figures/ (the same drawing as `infoflow plot RUN_DIR`).
+    plot_run = _lazy("infoflow.plots.run_figures", "plot_run")
+    plot_run(run_dir)
     print(run_dir)
     return 0
 
@@ -116,7 +119,10 @@ def _command_accuracy(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``infoflow`` argument parser, one subparser per subcommand."""
+    from infoflow import __version__
+
     parser = _Parser(prog="infoflow", description="Information flow in noisy neural networks.")
+    parser.add_argument("--version", action="version", version=f"infoflow {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 

@@ -306,8 +306,8 @@ def test_bad_training_settings_name_the_field(changes: dict, field: str) -> None
         TrainingSettings(**arguments)
 
 
-def test_trainer_rejects_a_vector_output() -> None:
-    with pytest.raises(ValueError, match="width 1"):
+def test_trainer_rejects_a_vector_output_with_mse() -> None:
+    with pytest.raises(ValueError, match="needs loss = cross_entropy"):
         Trainer(
             NoisyMLP([1, 2], "tanh", BETA),
             FOUR_VALUES,

@@ -36,7 +36,9 @@ def as_float_array(name: str, values: Any, *, ndim: tuple[int, ...]) -> np.ndarr
         raise ValueError(f"{name} has {array.size} entries; at most {MAX_ENTRIES} are allowed")
     array = array.astype(np.float64)
     if array.ndim not in ndim:
-        shapes = " or ".join({0: "a number", 1: "a list (k,)", 2: "rows (k, d)", 3: "matrices (k, d, d)"}[n] for n in ndim)
+        shapes = " or ".join(
+            {0: "a number", 1: "a list (k,)", 2: "rows (k, d)", 3: "matrices (k, d, d)"}[n] for n in ndim
+        )
         raise ValueError(f"{name} must be {shapes}; got shape {array.shape}")
     if array.size == 0:
         raise ValueError(f"{name} must not be empty")
@@ -108,8 +110,10 @@ class DiscreteUniform(InputDistribution):
         return hash(self._rows.tobytes())
 
     def __repr__(self) -> str:
-        return f"DiscreteUniform({list(self.values)!r})" if len(self._rows) <= 16 else (
-            f"DiscreteUniform(<{len(self._rows)} points in R^{self.dim}>)"
+        return (
+            f"DiscreteUniform({list(self.values)!r})"
+            if len(self._rows) <= 16
+            else (f"DiscreteUniform(<{len(self._rows)} points in R^{self.dim}>)")
         )
 
 
@@ -182,7 +186,9 @@ class GaussianMixture(InputDistribution):
 
     def _require_scalar(self, name: str) -> None:
         if self.dim != 1:
-            raise ValueError(f"{name} as scalars exist for 1-D inputs only; use mean_vectors / covariances (d = {self.dim})")
+            raise ValueError(
+                f"{name} as scalars exist for 1-D inputs only; use mean_vectors / covariances (d = {self.dim})"
+            )
 
     @property
     def mean_vectors(self) -> torch.Tensor:
@@ -285,9 +291,13 @@ class Uniform(InputDistribution):
         try:
             low_array, high_array = np.broadcast_to(low_array, (dim,)), np.broadcast_to(high_array, (dim,))
         except ValueError:
-            raise ValueError(f"low and high must have equal lengths; got {low_array.size} and {high_array.size}") from None
+            raise ValueError(
+                f"low and high must have equal lengths; got {low_array.size} and {high_array.size}"
+            ) from None
         if np.any(low_array >= high_array):
-            raise ValueError(f"low must be < high in every coordinate; got low={low_array.tolist()}, high={high_array.tolist()}")
+            raise ValueError(
+                f"low must be < high in every coordinate; got low={low_array.tolist()}, high={high_array.tolist()}"
+            )
         self.dim = dim
         self._low = low_array.copy()
         self._high = high_array.copy()
@@ -305,7 +315,11 @@ class Uniform(InputDistribution):
         return torch.from_numpy(self._low) + unit * torch.from_numpy(self._high - self._low)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Uniform) and np.array_equal(self._low, other._low) and np.array_equal(self._high, other._high)
+        return (
+            isinstance(other, Uniform)
+            and np.array_equal(self._low, other._low)
+            and np.array_equal(self._high, other._high)
+        )
 
     def __hash__(self) -> int:
         return hash((self._low.tobytes(), self._high.tobytes()))

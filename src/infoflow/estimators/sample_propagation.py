@@ -139,7 +139,11 @@ def _network_device(net: Any) -> torch.device:
 
 def _check_inputs(inputs: Any, net: nn.Module) -> None:
     if not isinstance(inputs, InputDistribution):
-        hint = " (wrap an array as infoflow.FiniteDataset(x, y))" if isinstance(inputs, (torch.Tensor, np.ndarray, list)) else ""
+        hint = (
+            " (wrap an array as infoflow.FiniteDataset(x, y))"
+            if isinstance(inputs, (torch.Tensor, np.ndarray, list))
+            else ""
+        )
         raise ValueError(
             "inputs must be an input distribution (DiscreteUniform, Gaussian, GaussianMixture, Uniform, "
             f"FiniteDataset); got {type(inputs).__name__}{hint}"

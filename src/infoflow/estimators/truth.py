@@ -546,6 +546,8 @@ def _check_supported(net: NoisyMLP, inputs: InputDistribution) -> str:
     """Return "linear" or "scalar" (the path that computes the truth), else raise UnsupportedForTruth."""
     if not isinstance(net, NoisyMLP):
         raise UnsupportedForTruth(f"net must be an infoflow NoisyMLP; got {type(net).__name__}. {SUPPORTED_CASES}")
+    if any(noise.beta != net.beta for noise in net.noises):
+        raise UnsupportedForTruth("every noise layer of the network must have the network's beta")
     if not isinstance(inputs, InputDistribution):
         raise UnsupportedForTruth(
             f"inputs must be an infoflow input distribution; got {type(inputs).__name__}. {SUPPORTED_CASES}"
@@ -606,7 +608,7 @@ def true_mutual_information(net: NoisyMLP, inputs: InputDistribution, *, resolut
         if path == "linear":
             weights = [linear.weight.detach().to("cpu", torch.float64) for linear in net.linears]
             component = next(i for i, p in enumerate(inputs.weights) if p > 0)
-            covariance = torch.tensor([[inputs.variances[component]]], dtype=torch.float64)
+            covariance = inputs.covariances[component]
             return _linear_gaussian_information(weights, covariance, net.beta)
         return _scalar_chain_information(_scalar_layers(net), inputs, net.beta, resolution)
 

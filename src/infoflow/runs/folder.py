@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from infoflow.config.schema import (
@@ -23,21 +20,6 @@ from infoflow.config.schema import (
     parse_config,
 )
 from infoflow.files import TEMPORARY_MARK
-
-
-def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
-    """Return an .npz archive of ``arrays`` that np.load reads; same arrays, same bytes.
-
-    np.savez stamps every member with the current time; fixed timestamps make the file a pure
-    function of its contents, so an interrupted-and-resumed run matches an uninterrupted one.
-    """
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, array in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with archive.open(info, "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
-    return buffer.getvalue()
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any] | None:

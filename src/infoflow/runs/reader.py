@@ -6,11 +6,12 @@ import csv
 import json
 import tomllib
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 # ----------------------------------------------------------------------------------------------
 # Thresholds
@@ -60,6 +61,9 @@ class RunRecord:
         Density grid of each layer (empty when densities.npz is absent).
     densities : tuple of ndarray of shape (K_d, E_d, d_l, G_l)
         Density of each unit of T_l per seed and recorded epoch.
+    metrics : pandas.DataFrame
+        metrics.csv as a tidy table: one row per (seed, epoch, layer), every column (NaN = not
+        measured), standard errors (``std_error_nats``) included.
     """
 
     run_dir: Path
@@ -79,6 +83,13 @@ class RunRecord:
     density_epochs: np.ndarray | None
     grids: tuple[np.ndarray, ...]
     densities: tuple[np.ndarray, ...]
+    metrics: pd.DataFrame = field(repr=False, compare=False, default_factory=pd.DataFrame)
+
+    def __repr__(self) -> str:
+        return (
+            f"RunRecord({str(self.run_dir)!r}, name={self.name!r}, seeds={self.seeds.tolist()}, "
+            f"epochs={len(self.epochs)}, layers={self.n_layers}, densities={self.has_densities})"
+        )
 
     @property
     def n_layers(self) -> int:
@@ -277,4 +288,5 @@ def read_run(run_dir: str | Path) -> RunRecord:
         density_epochs=density_epochs,
         grids=tuple(grids),
         densities=tuple(densities),
+        metrics=pd.read_csv(run_dir / "metrics.csv"),
     )

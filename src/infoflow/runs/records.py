@@ -1,27 +1,79 @@
-"""What a run records: the metrics table (tidy) and the densities, all seeds together."""
+"""What a run records: the tidy metrics table and the densities, all seeds together.
+
+One writer for every producer: the reference trainer (many seeds, checkpoints) and a user's own
+loop through ``InformationProbe`` both add :class:`EpochRecord` objects here, and the text and
+arrays written to ``metrics.csv`` and ``densities.npz`` come from here only. Memory and file
+sizes grow with the epochs recorded, never with the epochs configured.
+"""
 
 from __future__ import annotations
 
+import io
 import math
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from infoflow.config.schema import METRIC_COLUMNS, ExperimentConfig
-from infoflow.training.trainer import (
-    EpochRecord,
-    measured_epochs,
-)
-
-# What a run records: the metrics table and the densities
-# ----------------------------------------------------------------------------------------------
+# metrics.csv's leading columns, in order; estimator columns mi_<name>_nats follow, then
+# std_error_nats (the Monte-Carlo standard error of mi_nats) and density_outside (the largest
+# fraction of a unit's density mass that fell outside the layer's density grid).
+METRIC_COLUMNS = ("seed", "epoch", "layer", "mi_nats", "true_mi_nats", "mi_label_nats", "accuracy", "loss", "lr")
+TRAILING_COLUMNS = ("std_error_nats", "density_outside")
 
 
-def metric_columns(config: ExperimentConfig) -> list[str]:
-    """Return metrics.csv's columns, in order, for ``config``."""
-    extra = [f"mi_{name}_nats" for name in config.estimation.estimators if name != "sp"]
-    return [*METRIC_COLUMNS, *extra]
+@dataclass(frozen=True)
+class EpochRecord:
+    """What was measured at one epoch.
+
+    Attributes
+    ----------
+    epoch : int
+        0 before any training; e after e passes over the training set.
+    accuracy, loss, learning_rate : float
+        Test accuracy in [0, 1], mean training loss of the epoch's pass, step size used in it
+        (NaN where the producer does not know them).
+    mi_input : list of float or None
+        I(X;T_l) in nats by sample propagation, l = 1..L; None when not measured this epoch.
+    mi_label : list of float or None
+        I(T_l;Y) in nats; None when not measured.
+    true_mi : list of float or None
+        Exact I(X;T_l) in nats; None when not computed or not computable.
+    estimator_mi : dict of str to list of float
+        I(X;T_l) in nats by each other estimator; empty when not measured.
+    densities : list of ndarray or None
+        Per layer, float32 array of shape (d_l, G_l): the density of each unit of T_l on the
+        layer's grid; None when not measured.
+    mi_std_error : list of float or None
+        Monte-Carlo standard error of ``mi_input`` per layer, nats.
+    density_outside : list of float or None
+        Per layer, the largest fraction of a unit's density mass outside its grid.
+    """
+
+    epoch: int
+    accuracy: float
+    loss: float
+    learning_rate: float
+    mi_input: list[float] | None = None
+    mi_label: list[float] | None = None
+    true_mi: list[float] | None = None
+    estimator_mi: dict[str, list[float]] = field(default_factory=dict)
+    densities: list[np.ndarray] | None = None
+    mi_std_error: list[float] | None = None
+    density_outside: list[float] | None = None
+
+    @property
+    def is_measured(self) -> bool:
+        """True when information was measured at this epoch."""
+        return self.mi_input is not None
+
+
+def metric_columns(extra_estimators: Sequence[str]) -> list[str]:
+    """Return metrics.csv's columns, in order, for a run recording ``extra_estimators`` beside SP."""
+    return [*METRIC_COLUMNS, *(f"mi_{name}_nats" for name in extra_estimators), *TRAILING_COLUMNS]
 
 
 def _format_cell(value: float, integer: bool) -> str:
@@ -31,62 +83,75 @@ def _format_cell(value: float, integer: bool) -> str:
     return str(int(value)) if integer else repr(float(value))
 
 
-class _RunRecords:
+class RunRecords:
     """Every record of a run so far: metric rows and density arrays, all seeds together.
 
-    Metric rows are kept as float64 numbers (NaN = not measured) and their CSV text; densities
-    as one float32 array per layer of shape (K seeds, E measured epochs, d_l, G_l).
+    Parameters
+    ----------
+    seeds : sequence of int
+        The run's seeds, in order (rows of densities.npz).
+    n_layers : int
+    extra_estimators : sequence of str
+        Estimators recorded beside SP (their columns ``mi_<name>_nats``).
+    grids : sequence of (ndarray of shape (G_l,) or None), or None
+        Density grid of each layer; None (or an entry None) until known (a probe chooses it from
+        the data at its first record).
     """
 
-    def __init__(self, config: ExperimentConfig) -> None:
-        self.columns = metric_columns(config)
-        self.extra_estimators = [name for name in config.estimation.estimators if name != "sp"]
-        self.seeds = list(config.seeds)
-        self.n_layers = config.network.n_layers
-        self.grids = [np.linspace(low, high, config.density.points) for low, high in config.density.limits]
-        estimation = config.estimation
-        self.density_epochs = measured_epochs(
-            estimation.schedule, config.training.epochs, every=estimation.every, points=estimation.points
-        )
-        self.density_index = {epoch: index for index, epoch in enumerate(self.density_epochs)}
-        shape = (len(self.seeds), len(self.density_epochs))
-        self.densities = [
-            np.full((*shape, width, config.density.points), np.nan, dtype=np.float32)
-            for width in config.network.widths[1:]
-        ]
+    def __init__(
+        self,
+        seeds: Sequence[int],
+        n_layers: int,
+        extra_estimators: Sequence[str] = (),
+        grids: Sequence[np.ndarray] | None = None,
+    ) -> None:
+        self.seeds = [int(seed) for seed in seeds]
+        self.n_layers = int(n_layers)
+        self.extra_estimators = list(extra_estimators)
+        self.columns = metric_columns(self.extra_estimators)
+        # None, or an entry None: not known yet (a grid chosen from the data at the first record).
+        self.grids = None if grids is None else [None if g is None else np.asarray(g, dtype=np.float64) for g in grids]
         self.rows: list[np.ndarray] = []
         self.lines: list[str] = []
-        self.measured_count = [0] * len(self.seeds)
+        # (seed index, epoch) -> per-layer float32 arrays (d_l, G_l)
+        self.density_records: dict[tuple[int, int], list[np.ndarray]] = {}
 
     def add(self, seed: int, record: EpochRecord) -> None:
         """Add one epoch's record of ``seed``."""
+        if seed not in self.seeds:
+            raise ValueError(f"seed {seed} is not one of the run's seeds {self.seeds}")
         nan_layers = [math.nan] * self.n_layers
-        columns = [
+        measured = [
             nan_layers if record.mi_input is None else record.mi_input,
             nan_layers if record.true_mi is None else record.true_mi,
             nan_layers if record.mi_label is None else record.mi_label,
-        ] + [record.estimator_mi.get(name, nan_layers) for name in self.extra_estimators]
+        ]
+        estimators = [record.estimator_mi.get(name, nan_layers) for name in self.extra_estimators]
+        trailing = [
+            nan_layers if record.mi_std_error is None else record.mi_std_error,
+            nan_layers if record.density_outside is None else record.density_outside,
+        ]
+        for values in (*measured, *estimators, *trailing):
+            if len(values) != self.n_layers:
+                raise ValueError(f"a record has {len(values)} layers; the run has {self.n_layers}")
         rows = np.empty((self.n_layers, len(self.columns)), dtype=np.float64)
         for layer in range(self.n_layers):
             rows[layer] = [
                 seed,
                 record.epoch,
                 layer + 1,
-                columns[0][layer],
-                columns[1][layer],
-                columns[2][layer],
+                *(column[layer] for column in measured),
                 record.accuracy,
                 record.loss,
                 record.learning_rate,
-                *(column[layer] for column in columns[3:]),
+                *(column[layer] for column in estimators),
+                *(column[layer] for column in trailing),
             ]
         self._append_rows(rows)
         if record.densities is not None:
-            seed_index = self.seeds.index(seed)
-            epoch_index = self.density_index[record.epoch]
-            for layer_density, density in zip(self.densities, record.densities):
-                layer_density[seed_index, epoch_index] = density
-            self.measured_count[seed_index] = max(self.measured_count[seed_index], epoch_index + 1)
+            self.density_records[(self.seeds.index(seed), int(record.epoch))] = [
+                np.asarray(density, dtype=np.float32) for density in record.densities
+            ]
 
     def _append_rows(self, rows: np.ndarray) -> None:
         self.rows.append(rows)
@@ -97,39 +162,74 @@ class _RunRecords:
         """Return metrics.csv's text."""
         return "\n".join([",".join(self.columns), *self.lines]) + "\n"
 
-    def density_arrays(self) -> dict[str, np.ndarray]:
-        """Return densities.npz's arrays (epochs cut at the last one measured by any seed)."""
-        n_epochs = max(self.measured_count, default=0)
+    def density_arrays(self) -> dict[str, np.ndarray] | None:
+        """Return densities.npz's arrays, or None when no density was recorded or no grid is known.
+
+        ``epochs`` is every epoch at which any seed recorded densities, sorted; a seed that did
+        not record an epoch has NaN there.
+        """
+        if self.grids is None or any(grid is None for grid in self.grids) or not self.density_records:
+            return None
+        epochs = sorted({epoch for _, epoch in self.density_records})
+        epoch_index = {epoch: index for index, epoch in enumerate(epochs)}
         arrays: dict[str, np.ndarray] = {
             "seeds": np.asarray(self.seeds, dtype=np.int64),
-            "epochs": np.asarray(self.density_epochs[:n_epochs], dtype=np.int64),
+            "epochs": np.asarray(epochs, dtype=np.int64),
         }
-        for layer, (grid, density) in enumerate(zip(self.grids, self.densities), start=1):
-            arrays[f"grid_layer{layer}"] = grid.astype(np.float64)
-            arrays[f"density_layer{layer}"] = np.ascontiguousarray(density[:, :n_epochs])
+        example = next(iter(self.density_records.values()))
+        for layer, grid in enumerate(self.grids):
+            width = example[layer].shape[0]
+            density = np.full((len(self.seeds), len(epochs), width, len(grid)), np.nan, dtype=np.float32)
+            for (seed_index, epoch), layers in self.density_records.items():
+                density[seed_index, epoch_index[epoch]] = layers[layer]
+            arrays[f"grid_layer{layer + 1}"] = grid
+            arrays[f"density_layer{layer + 1}"] = density
         return arrays
 
+    def npz_bytes(self) -> bytes | None:
+        """Return densities.npz's bytes (None when there is nothing to write)."""
+        arrays = self.density_arrays()
+        return None if arrays is None else npz_bytes(arrays)
+
     def state(self) -> dict[str, Any]:
-        """Return the records as tensors, for the checkpoint."""
+        """Return the records as tensors and plain values, for a checkpoint (weights_only loadable)."""
         table = np.concatenate(self.rows) if self.rows else np.empty((0, len(self.columns)))
+        keys = sorted(self.density_records)
         return {
             "metrics": torch.from_numpy(table.copy()),
-            "densities": [torch.from_numpy(density.copy()) for density in self.densities],
-            "measured_count": list(self.measured_count),
+            "density_keys": torch.tensor(keys, dtype=torch.int64).reshape(-1, 2),
+            "densities": [[torch.from_numpy(array.copy()) for array in self.density_records[key]] for key in keys],
+            "grids": None
+            if self.grids is None
+            else [None if grid is None else torch.from_numpy(grid.copy()) for grid in self.grids],
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore records from :meth:`state`."""
         table = state["metrics"].numpy()
-        if table.shape[1] != len(self.columns) or len(state["densities"]) != len(self.densities):
-            raise ValueError("the checkpoint's records do not match the config's columns or layers")
+        if table.shape[1] != len(self.columns):
+            raise ValueError("the checkpoint's records do not match the run's columns")
         self.rows, self.lines = [], []
         if len(table):
             self._append_rows(table)
-        self.densities = [density.numpy().copy() for density in state["densities"]]
-        self.measured_count = list(state["measured_count"])
+        keys = [tuple(int(v) for v in key) for key in state["density_keys"].tolist()]
+        self.density_records = {
+            key: [array.numpy().copy() for array in layers] for key, layers in zip(keys, state["densities"])
+        }
+        if state["grids"] is not None:
+            self.grids = [None if grid is None else grid.numpy().copy() for grid in state["grids"]]
 
 
-# ----------------------------------------------------------------------------------------------
-# Files: atomic writes, npz without timestamps, the run folder's rules
-# ----------------------------------------------------------------------------------------------
+def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    """Return an .npz archive of ``arrays`` that np.load reads; same arrays, same bytes.
+
+    np.savez stamps every member with the current time; fixed timestamps make the file a pure
+    function of its contents, so an interrupted-and-resumed run matches an uninterrupted one.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+    return buffer.getvalue()

@@ -48,16 +48,16 @@ from infoflow.config.schema import (
     NetworkConfig,
     config_to_toml,
 )
-from infoflow.data.distributions import DiscreteUniform, Gaussian, GaussianMixture, InputDistribution
+from infoflow.data.dataset import FiniteDataset
+from infoflow.data.distributions import DiscreteUniform, Gaussian, GaussianMixture, InputDistribution, Uniform
 from infoflow.data.labels import ThresholdLabels
 from infoflow.files import write_atomically
 from infoflow.models.mlp import NoisyMLP
 from infoflow.papers.kong2019.networks import seed_network
-from infoflow.runs.folder import _npz_bytes, _prepare_run_folder, _Start
-from infoflow.runs.records import _RunRecords
+from infoflow.runs.folder import _prepare_run_folder, _Start
+from infoflow.runs.records import EpochRecord, RunRecords
 from infoflow.threads import torch_threads
 from infoflow.training.trainer import (
-    EpochRecord,
     RecordingSettings,
     Trainer,
     TrainingDiverged,
@@ -90,16 +90,22 @@ def build_network(config: NetworkConfig, seed: int) -> NoisyMLP:
 
 
 def build_inputs(config: InputsConfig) -> InputDistribution:
-    """Return the input distribution of X."""
+    """Return the input distribution of X (a data set is read from its file here)."""
     if config.kind == "discrete_uniform":
         return DiscreteUniform(config.values)
     if config.kind == "gaussian":
         return Gaussian(config.mean, config.var)
+    if config.kind == "uniform":
+        return Uniform(config.low, config.high)
+    if config.kind == "dataset":
+        return FiniteDataset.from_file(config.path, label_column=config.label_column)
     return GaussianMixture(config.means, config.variances, config.weights)
 
 
-def build_labels(config: LabelsConfig) -> ThresholdLabels:
-    """Return the labelling rule."""
+def build_labels(config: LabelsConfig) -> ThresholdLabels | None:
+    """Return the labelling rule (None: the data set's own labels)."""
+    if config.kind == "dataset":
+        return None
     return ThresholdLabels(config.threshold, config.below, config.above)
 
 
@@ -136,6 +142,7 @@ def build_trainer(config: ExperimentConfig, seed: int) -> Trainer:
         training_settings(config),
         recording_settings(config),
         seed=seed,
+        split=getattr(config.inputs, "split", None),
     )
 
 
@@ -233,7 +240,17 @@ class _RunWriter:
         self.run_dir = run_dir
         self.config = config
         self.config_text = config_text
-        self.records = _RunRecords(config)
+        self.records = RunRecords(
+            config.seeds,
+            config.network.n_layers,
+            [name for name in config.estimation.estimators if name != "sp"],
+            None
+            if config.density.limits is None
+            else [
+                None if limits == "auto" else np.linspace(limits[0], limits[1], config.density.points)
+                for limits in config.density.limits
+            ],
+        )
         self.manifest: dict[str, Any] = {
             "infoflow_version": __version__,
             "torch_version": torch.__version__,
@@ -267,7 +284,9 @@ class _RunWriter:
     def write_records(self, densities: bool = True) -> None:
         write_atomically(self.run_dir / "metrics.csv", self.records.csv_text().encode("utf-8"))
         if densities:
-            write_atomically(self.run_dir / "densities.npz", _npz_bytes(self.records.density_arrays()))
+            npz = self.records.npz_bytes()
+            if npz is not None:
+                write_atomically(self.run_dir / "densities.npz", npz)
 
     def write_checkpoint(self, seed_index: int, trainer: Trainer | None) -> None:
         state = {
@@ -432,12 +451,23 @@ def _run_seed(
     config = writer.config
     seed = config.seeds[seed_index]
     trainer = build_trainer(config, seed)
+    records = writer.records
+    if records.grids is not None and trainer.probe.grids is not None:
+        # Grids chosen from the data ("auto") are chosen once, by the first seed, for every seed.
+        trainer.probe.grids = [
+            own if limits != "auto" else chosen
+            for own, chosen, limits in zip(trainer.probe.grids, records.grids, config.density.limits)
+        ]
     if trainer_state is not None:
         trainer.load_state_dict(trainer_state)
     bar.start_seed(seed)
     epoch_started = last_checkpoint = time.perf_counter()
     for record in trainer.run():
-        writer.records.add(seed, record)
+        if records.grids is not None and any(grid is None for grid in records.grids) and trainer.probe.grids:
+            records.grids = [
+                chosen if grid is None else grid for grid, chosen in zip(records.grids, trainer.probe.grids)
+            ]
+        records.add(seed, record)
         now = time.perf_counter()
         elapsed, epoch_started = now - epoch_started, now
         writer.timings["total"] += elapsed

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,12 +32,16 @@ import torch
 
 from infoflow.data.distributions import InputDistribution
 from infoflow.data.labels import ThresholdLabels
-from infoflow.entropy import smoothed_density
-from infoflow.estimators.sample_propagation import ESTIMATORS, measure_information
-from infoflow.estimators.truth import UnsupportedForTruth, true_mutual_information
+from infoflow.estimators.sample_propagation import ESTIMATORS
+from infoflow.measure.probe import InformationProbe
 from infoflow.models.mlp import NoisyMLP
+from infoflow.runs.records import EpochRecord
 
 LOSSES = ("mse", "cross_entropy")
+OPTIMIZERS = ("sgd", "adam")
+# Adam's constants: torch.optim.Adam's defaults.
+ADAM_BETAS = (0.9, 0.999)
+ADAM_EPSILON = 1e-8
 SCHEDULES = ("every", "interval", "log")
 
 # The independent random streams of one training run; each is a torch.Generator derived from
@@ -84,6 +88,7 @@ class TrainingSettings:
     learning_rate: float
     momentum: float = 0.0
     loss: str = "mse"
+    optimizer: str = "sgd"
     train_size: int = 1000
     test_size: int = 1000
     batch_size: int = 100
@@ -95,6 +100,8 @@ class TrainingSettings:
         _require(_is_positive_finite(self.learning_rate), "learning_rate", "a finite number > 0", self.learning_rate)
         _require(_is_real(self.momentum) and 0 <= self.momentum < 1, "momentum", "a number in [0, 1)", self.momentum)
         _require(self.loss in LOSSES, "loss", f"one of {', '.join(LOSSES)}", self.loss)
+        _require(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
+        _require(self.optimizer == "sgd" or self.momentum == 0, "momentum", "0 with the adam optimizer", self.momentum)
         for name in ("train_size", "test_size", "batch_size"):
             value = getattr(self, name)
             _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
@@ -129,8 +136,9 @@ class RecordingSettings:
         evaluated on the same samples.
     bin_size : float
         Bin width for "binning".
-    density_limits : tuple of (float, float) per layer, or None
-        Grid range of each layer's density; None records no densities.
+    density_limits : tuple of (float, float) or "auto" per layer, or None
+        Grid range of each layer's density ("auto": chosen from the data at the first record);
+        None records no densities.
     density_points : int
         Grid points per layer.
     """
@@ -145,7 +153,7 @@ class RecordingSettings:
     true_information: bool = False
     estimators: tuple[str, ...] = ()
     bin_size: float = 0.05
-    density_limits: tuple[tuple[float, float], ...] | None = None
+    density_limits: tuple[tuple[float, float] | str, ...] | None = None
     density_points: int = 300
 
     def __post_init__(self) -> None:
@@ -158,9 +166,12 @@ class RecordingSettings:
         for name in self.estimators:
             _require(name in others, "estimators", f"names among {', '.join(others)}", name)
         _require(_is_positive_finite(self.bin_size), "bin_size", "a finite number > 0", self.bin_size)
-        for low, high in self.density_limits or ():
+        for limits in self.density_limits or ():
+            if limits == "auto":
+                continue
+            low, high = limits
             is_interval = math.isfinite(low) and math.isfinite(high) and low < high
-            _require(is_interval, "density_limits", "finite [low, high] pairs with low < high", (low, high))
+            _require(is_interval, "density_limits", "finite [low, high] pairs with low < high, or 'auto'", limits)
 
 
 def _is_int(value: Any) -> bool:
@@ -238,49 +249,6 @@ def derived_generator(seed: int, stream: str) -> torch.Generator:
 
 
 @dataclass(frozen=True)
-class EpochRecord:
-    """What was measured at one epoch.
-
-    Attributes
-    ----------
-    epoch : int
-        0 before any training; e after e passes over the training set.
-    accuracy : float
-        Test accuracy of the noisy output, in [0, 1].
-    loss : float
-        Mean training loss of this epoch's pass (epoch 0: of the training set before training).
-    learning_rate : float
-        The step size used in this epoch's pass (epoch 0: the initial one).
-    mi_input : list of float or None
-        I(X;T_l) in nats by sample propagation, l = 1..L; None when not measured this epoch.
-    mi_label : list of float or None
-        I(T_l;Y) in nats; None when not measured.
-    true_mi : list of float or None
-        Exact I(X;T_l) in nats; None when not computed or not computable.
-    estimator_mi : dict of str to list of float
-        I(X;T_l) in nats by each other estimator; empty when not measured.
-    densities : list of ndarray or None
-        Per layer, float32 array of shape (d_l, G_l): the density of each unit of T_l on the
-        layer's grid; None when not measured.
-    """
-
-    epoch: int
-    accuracy: float
-    loss: float
-    learning_rate: float
-    mi_input: list[float] | None = None
-    mi_label: list[float] | None = None
-    true_mi: list[float] | None = None
-    estimator_mi: dict[str, list[float]] = field(default_factory=dict)
-    densities: list[np.ndarray] | None = None
-
-    @property
-    def is_measured(self) -> bool:
-        """True when information was measured at this epoch."""
-        return self.mi_input is not None
-
-
-@dataclass(frozen=True)
 class TrainingResult:
     """Every record of a training run, and why it stopped.
 
@@ -330,20 +298,29 @@ class Trainer:
         self,
         net: NoisyMLP,
         inputs: InputDistribution,
-        labels: ThresholdLabels,
+        labels: ThresholdLabels | None,
         training: TrainingSettings,
         recording: RecordingSettings,
         *,
         seed: int,
+        split: float | None = None,
     ) -> None:
-        if net.widths[-1] != 1:
-            raise ValueError(f"the network's last layer must have width 1 (a scalar output); got widths {net.widths}")
+        n_outputs = net.widths[-1]
+        if n_outputs != 1 and training.loss != "cross_entropy":
+            raise ValueError(
+                f"a network with {n_outputs} outputs needs loss = cross_entropy (softmax over T_L); "
+                f"got {training.loss!r} (widths {net.widths})"
+            )
         if net.widths[0] != inputs.dim:
             raise ValueError(
                 f"the network's input width {net.widths[0]} does not match the inputs' dimension {inputs.dim}"
             )
-        if labels.above == labels.below:
+        if labels is None and not inputs.has_labels:
+            raise ValueError("labels are needed: a labelling rule, or a FiniteDataset with labels y")
+        if labels is not None and labels.above == labels.below:
             raise ValueError(f"labels.above and labels.below must differ; both are {labels.above}")
+        if n_outputs != 1 and labels is not None:
+            raise ValueError(f"a network with {n_outputs} outputs needs class labels from a data set, not a threshold")
         if recording.density_limits is not None and len(recording.density_limits) != net.n_layers:
             raise ValueError(
                 f"density_limits must give one [low, high] per layer ({net.n_layers}); got {len(recording.density_limits)}"
@@ -354,48 +331,88 @@ class Trainer:
         self.training = training
         self.recording = recording
         self.seed = seed
+        self.n_outputs = n_outputs
         self.generators = {stream: derived_generator(seed, stream) for stream in STREAMS if stream != "init"}
         self.schedule = frozenset(
             measured_epochs(recording.schedule, training.epochs, every=recording.every, points=recording.points)
         )
-        self.density_grids = self._density_grids()
-        # The training and test sets are drawn once, like the seed's fixed data sets.
-        self.train_inputs = inputs.sample(training.train_size, self.generators["data"])
-        self.train_labels = labels(self.train_inputs)
-        self.test_inputs = inputs.sample(training.test_size, self.generators["test"])
-        self.test_labels = labels(self.test_inputs)
+        if labels is None:
+            # A data set: its own rows and labels, split once (or train and test on every row).
+            rows = inputs.x
+            targets = inputs.y.reshape(len(rows), -1).to(torch.float64)
+            if split is not None:
+                order = torch.randperm(len(rows), generator=self.generators["data"])
+                n_train = max(1, min(len(rows) - 1, round(split * len(rows))))
+                train_rows, test_rows = order[:n_train], order[n_train:]
+            else:
+                train_rows = test_rows = torch.arange(len(rows))
+            self.train_inputs, self.train_labels = rows[train_rows], targets[train_rows]
+            self.test_inputs, self.test_labels = rows[test_rows], targets[test_rows]
+        else:
+            # The training and test sets are drawn once, like the seed's fixed data sets.
+            self.train_inputs = inputs.sample(training.train_size, self.generators["data"])
+            self.train_labels = labels(self.train_inputs)
+            self.test_inputs = inputs.sample(training.test_size, self.generators["test"])
+            self.test_labels = labels(self.test_inputs)
         self.learning_rate = float(training.learning_rate)
         self.lr_dropped = False
         self.parameters = list(net.parameters())
-        # SGD's momentum buffers (PyTorch's convention: the first step's buffer is the gradient).
+        # SGD's momentum buffers (PyTorch's convention: the first step's buffer is the gradient),
+        # or Adam's first and second moments and its step count.
         self.momentum_buffers: list[torch.Tensor | None] = [None] * len(self.parameters)
+        self.second_moments: list[torch.Tensor | None] = [None] * len(self.parameters)
+        self.optimizer_steps = 0
         # The last epoch recorded; -1 before epoch 0.
         self.epoch = -1
+        # Measurement goes through the same probe a user's own loop would use, drawing from the
+        # run's "estimation" stream.
+        self.probe = InformationProbe(
+            net,
+            inputs,
+            labels=labels,
+            n_samples=recording.n_samples,
+            n_conditional=recording.n_conditional,
+            n_inputs=recording.n_inputs,
+            generator=self.generators["estimation"],
+            estimator=("sp", *recording.estimators),
+            bin_size=recording.bin_size,
+            label_information=recording.label_information,
+            true_information=recording.true_information,
+            densities=recording.density_limits is not None,
+            density_points=recording.density_points,
+            density_limits=recording.density_limits,
+            run_seed=seed,
+        )
 
     # -- geometry of the output -----------------------------------------------------------------
 
     @property
     def _above_sign(self) -> float:
-        """+1 if the ``above`` class has the larger label value, else -1."""
+        """+1 if the ``above`` class has the larger label value, else -1 (data set labels: +1)."""
+        if self.labels is None:
+            return 1.0
         return 1.0 if self.labels.above > self.labels.below else -1.0
+
+    @property
+    def _decision_threshold(self) -> float:
+        """Output value separating the two classes (data set labels 0/1: 0.5)."""
+        return self.labels.decision_threshold if self.labels is not None else 0.5
 
     def _class_margin(self, values: torch.Tensor) -> torch.Tensor:
         """Signed distance of outputs or labels from the midpoint, positive on the ``above`` side."""
-        return (values - self.labels.decision_threshold) * self._above_sign
+        return (values - self._decision_threshold) * self._above_sign
 
     def _loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """Mean loss over the batch; output and target of shape (n, 1)."""
+        """Mean loss over the batch; output (n, d_L), target (n, 1)."""
+        if self.n_outputs > 1:
+            return torch.nn.functional.cross_entropy(output, target[:, 0].to(torch.int64))
         if self.training.loss == "mse":
             return torch.mean((output - target) ** 2)
+        if self.labels is None:
+            # Binary data set labels 0/1: the output itself is the logit.
+            return torch.nn.functional.binary_cross_entropy_with_logits(output, target.to(output.dtype))
         is_above = (self._class_margin(target) > 0).to(output.dtype)
         return torch.nn.functional.binary_cross_entropy_with_logits(self._class_margin(output), is_above)
-
-    def _density_grids(self) -> list[torch.Tensor] | None:
-        limits = self.recording.density_limits
-        if limits is None:
-            return None
-        points = self.recording.density_points
-        return [torch.linspace(low, high, points, dtype=torch.float64) for low, high in limits]
 
     # -- one epoch ------------------------------------------------------------------------------
 
@@ -417,8 +434,11 @@ class Trainer:
         return float(torch.stack(batch_losses).sum()) / n
 
     def _sgd_step(self, gradients: Sequence[torch.Tensor]) -> None:
-        """Apply one SGD update, as torch.optim.SGD(lr, momentum) does without dampening."""
+        """Apply one update: SGD as torch.optim.SGD(lr, momentum) without dampening, or Adam."""
         # Written out because torch.optim's first use imports torch._dynamo: 3 s per process.
+        if self.training.optimizer == "adam":
+            self._adam_step(gradients)
+            return
         momentum = self.training.momentum
         with torch.no_grad():
             for index, (parameter, gradient) in enumerate(zip(self.parameters, gradients)):
@@ -431,6 +451,24 @@ class Trainer:
                     gradient = buffer
                 parameter.add_(gradient, alpha=-self.learning_rate)
 
+    def _adam_step(self, gradients: Sequence[torch.Tensor]) -> None:
+        """Apply one Adam update (Kingma & Ba 2015) with torch.optim.Adam's defaults and arithmetic."""
+        beta1, beta2 = ADAM_BETAS
+        self.optimizer_steps += 1
+        correction1 = 1.0 - beta1**self.optimizer_steps
+        correction2 = 1.0 - beta2**self.optimizer_steps
+        with torch.no_grad():
+            for index, (parameter, gradient) in enumerate(zip(self.parameters, gradients)):
+                if self.momentum_buffers[index] is None:
+                    self.momentum_buffers[index] = torch.zeros_like(parameter)
+                    self.second_moments[index] = torch.zeros_like(parameter)
+                first, second = self.momentum_buffers[index], self.second_moments[index]
+                assert first is not None and second is not None
+                first.lerp_(gradient, 1.0 - beta1)
+                second.mul_(beta2).addcmul_(gradient, gradient, value=1.0 - beta2)
+                denominator = (second.sqrt() / math.sqrt(correction2)).add_(ADAM_EPSILON)
+                parameter.addcdiv_(first, denominator, value=-self.learning_rate / correction1)
+
     def _training_set_loss(self) -> float:
         """Return the loss on the whole training set (one noisy pass, no update)."""
         with torch.no_grad():
@@ -438,10 +476,16 @@ class Trainer:
             return float(self._loss(output, self.train_labels))
 
     def _test_accuracy(self) -> float:
-        """Return the fraction of test examples whose noisy output falls on their label's side."""
+        """Return the fraction of test examples whose noisy output falls on their label's side (or argmax class)."""
         with torch.no_grad():
             output = self.net(self.test_inputs, self.generators["test"])
-        predicted_above = self._class_margin(output) > 0
+        if self.n_outputs > 1:
+            correct = output.argmax(dim=-1) == self.test_labels[:, 0].to(torch.int64)
+            return float(correct.to(torch.float64).mean())
+        if self.labels is None and self.training.loss == "cross_entropy":
+            predicted_above = output > 0
+        else:
+            predicted_above = self._class_margin(output) > 0
         truly_above = self._class_margin(self.test_labels) > 0
         return float((predicted_above == truly_above).to(torch.float64).mean())
 
@@ -456,21 +500,10 @@ class Trainer:
             f"training diverged in epoch {epoch}: the {what} (learning rate {self.learning_rate:g}); lower the learning rate"
         )
 
-    def _measure(self, epoch: int) -> dict[str, Any]:
-        """Return the information measurement and densities of the network as it stands."""
-        recording = self.recording
+    def _measure(self, epoch: int, accuracy: float, loss: float, learning_rate: float) -> EpochRecord:
+        """Return the record of the network as it stands, information and densities included."""
         try:
-            measurement = measure_information(
-                self.net,
-                self.inputs,
-                self.labels if recording.label_information else None,
-                n_samples=recording.n_samples,
-                n_conditional=recording.n_conditional,
-                n_inputs=recording.n_inputs,
-                generator=self.generators["estimation"],
-                estimator=("sp", *recording.estimators),
-                bin_size=recording.bin_size,
-            )
+            return self.probe.measure(epoch, accuracy=accuracy, loss=loss, lr=learning_rate)
         except ValueError as error:
             # The settings were validated before training, so what fails here is the network's
             # state: outputs so large (yet finite) that no entropy can be measured.
@@ -478,30 +511,6 @@ class Trainer:
                 f"training diverged at epoch {epoch}: the information cannot be measured ({error}); "
                 "lower the learning rate"
             ) from None
-        densities = None
-        if self.density_grids is not None:
-            densities = [
-                smoothed_density(samples, grid, self.net.beta).cpu().numpy().astype(np.float32)
-                for samples, grid in zip(measurement.clean_samples, self.density_grids)
-            ]
-        return {
-            "mi_input": [float(value) for value in measurement.mi_input],
-            "mi_label": None if measurement.mi_label is None else [float(v) for v in measurement.mi_label],
-            "true_mi": self._true_information() if recording.true_information else None,
-            "estimator_mi": {
-                name: [float(v) for v in measurement.mi_input_by_estimator[name]] for name in recording.estimators
-            },
-            "densities": densities,
-        }
-
-    def _true_information(self) -> list[float] | None:
-        """Return the exact I(X;T_l) in nats, or None where truth.py cannot compute it."""
-        # Computability can change during training (large weights make the quadrature grid
-        # unworkable), so it is asked every time rather than once.
-        try:
-            return [float(value) for value in true_mutual_information(self.net, self.inputs)]
-        except UnsupportedForTruth:
-            return None
 
     def _maybe_drop_learning_rate(self, accuracy: float) -> None:
         threshold = self.training.lr_drop_accuracy
@@ -512,15 +521,19 @@ class Trainer:
 
     def _record(self, epoch: int, loss: float, learning_rate: float) -> EpochRecord:
         accuracy = self._test_accuracy()
-        measured = self._measure(epoch) if epoch in self.schedule else {}
-        if measured and not all(math.isfinite(value) for value in measured["mi_input"]):
-            raise TrainingDiverged(
-                f"the information measured at epoch {epoch} is not finite ({measured['mi_input']}); "
-                f"the network's outputs have blown up: lower the learning rate"
-            )
+        if epoch in self.schedule:
+            record = self._measure(epoch, accuracy, loss, learning_rate)
+            assert record.mi_input is not None
+            if not all(math.isfinite(value) for value in record.mi_input):
+                raise TrainingDiverged(
+                    f"the information measured at epoch {epoch} is not finite ({record.mi_input}); "
+                    f"the network's outputs have blown up: lower the learning rate"
+                )
+        else:
+            record = EpochRecord(epoch=epoch, accuracy=accuracy, loss=loss, learning_rate=learning_rate)
         # The drop takes effect from the next pass, as in the seed ("before training it").
         self._maybe_drop_learning_rate(accuracy)
-        return EpochRecord(epoch=epoch, accuracy=accuracy, loss=loss, learning_rate=learning_rate, **measured)
+        return record
 
     # -- the loop -------------------------------------------------------------------------------
 
@@ -568,6 +581,8 @@ class Trainer:
             "lr_dropped": self.lr_dropped,
             "model": {name: value.detach().clone() for name, value in self.net.state_dict().items()},
             "momentum_buffers": [None if buffer is None else buffer.clone() for buffer in self.momentum_buffers],
+            "second_moments": [None if moment is None else moment.clone() for moment in self.second_moments],
+            "optimizer_steps": self.optimizer_steps,
             "generators": {name: generator.get_state() for name, generator in self.generators.items()},
             "train_inputs": self.train_inputs,
             "train_labels": self.train_labels,
@@ -581,6 +596,8 @@ class Trainer:
             raise ValueError(f"the state belongs to seed {state['seed']}, not {self.seed}")
         self.net.load_state_dict(state["model"])
         self.momentum_buffers = [None if buffer is None else buffer.clone() for buffer in state["momentum_buffers"]]
+        self.second_moments = [None if moment is None else moment.clone() for moment in state["second_moments"]]
+        self.optimizer_steps = int(state["optimizer_steps"])
         for name, generator in self.generators.items():
             generator.set_state(state["generators"][name])
         self.train_inputs = state["train_inputs"]

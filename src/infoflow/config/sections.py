@@ -1,0 +1,196 @@
+"""``[labels]``, ``[training]``, ``[estimation]`` and ``[density]``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, field_validator, model_validator
+from pydantic.dataclasses import dataclass
+
+from infoflow.config.errors import invalid, one_of
+from infoflow.config.types import SECTION, Flag, Integer, Number, fill_defaults
+from infoflow.estimators.sample_propagation import ESTIMATORS
+
+LABEL_KINDS = ("threshold", "dataset")
+# The trainer's choices, spelled here so the schema does not import the training loop (which
+# imports the run-folder code that imports the schema); a test checks they agree.
+LOSSES = ("mse", "cross_entropy")
+SCHEDULES = ("every", "interval", "log")
+OPTIMIZERS = ("sgd", "adam")
+# Activations whose range has no bound: their density grid is chosen from the data ("auto").
+UNBOUNDED_ACTIVATIONS = ("leaky_relu", "relu", "linear")
+AUTO = "auto"
+
+_FINITE = "a finite number"
+_POSITIVE = "a finite number > 0"
+_AT_LEAST_ONE = "an integer >= 1"
+
+
+# ----------------------------------------------------------------------------------------------
+# [labels]
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, config=SECTION)
+class ThresholdLabelsConfig:
+    """``kind = "threshold"`` (the default): label = ``above`` if x > ``threshold`` else ``below``.
+
+    Needs a scalar X. Accuracy thresholds the output at the midpoint of ``below`` and ``above``.
+    """
+
+    kind: Literal["threshold"] = Field("threshold", description=one_of(LABEL_KINDS))
+    threshold: Number = Field(0.0, description=_FINITE)
+    below: Number = Field(-1.0, description=_FINITE)
+    above: Number = Field(1.0, description=f"{_FINITE} different from labels.below")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ThresholdLabelsConfig:
+        if self.above == self.below:
+            raise invalid("above", f"{_FINITE} different from labels.below", self.above)
+        return self
+
+
+@dataclass(frozen=True, config=SECTION)
+class DatasetLabelsConfig:
+    """``kind = "dataset"``: the labels are the data set's y (needs ``inputs.kind = "dataset"``)."""
+
+    kind: Literal["dataset"] = Field(description=one_of(LABEL_KINDS))
+
+
+LabelsConfig = Annotated[Union[ThresholdLabelsConfig, DatasetLabelsConfig], Field(discriminator="kind")]
+LABEL_CONFIGS: dict[str, type] = {"threshold": ThresholdLabelsConfig, "dataset": DatasetLabelsConfig}
+
+
+# ----------------------------------------------------------------------------------------------
+# [training]
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, config=SECTION)
+class TrainingConfig:
+    """``[training]``: see :class:`infoflow.training.trainer.TrainingSettings`.
+
+    ``batch_size`` defaults to ``train_size`` (full batch); ``lr_drop_accuracy`` None = never.
+    ``loss = "cross_entropy"`` is the binary logistic loss for a one-unit output and softmax
+    cross-entropy over T_L with integer class labels for a wider one.
+    """
+
+    epochs: Integer = Field(100, ge=0, description="an integer >= 0")
+    optimizer: Literal[OPTIMIZERS] = Field("sgd", description=one_of(OPTIMIZERS))  # type: ignore[valid-type]
+    learning_rate: Number = Field(0.001, gt=0.0, description=_POSITIVE)
+    momentum: Number = Field(0.0, ge=0.0, lt=1.0, description="a number in [0, 1)")
+    loss: Literal[LOSSES] = Field("mse", description=one_of(LOSSES))  # type: ignore[valid-type]
+    train_size: Integer = Field(1000, ge=1, description=_AT_LEAST_ONE)
+    test_size: Integer = Field(1000, ge=1, description=_AT_LEAST_ONE)
+    batch_size: Integer = Field(1000, ge=1, description="an integer in [1, training.train_size]")
+    lr_drop_factor: Number = Field(
+        20.0, ge=1.0, description="a finite number >= 1 (the learning rate is divided by it)"
+    )
+    lr_drop_accuracy: Number | None = Field(
+        None, ge=0.0, le=1.0, description="a number in [0, 1] (leave it out to never drop)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _full_batch(cls, data: Any) -> Any:
+        def fill(table: dict[str, Any]) -> None:
+            if "batch_size" not in table:
+                table["batch_size"] = table.get("train_size", 1000)
+
+        return fill_defaults(data, fill)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainingConfig:
+        if self.batch_size > self.train_size:
+            raise invalid("batch_size", f"an integer in [1, training.train_size = {self.train_size}]", self.batch_size)
+        if self.optimizer == "adam" and self.momentum != 0.0:
+            raise invalid("momentum", '0 with optimizer = "adam" (momentum is an SGD setting)', self.momentum)
+        return self
+
+
+# ----------------------------------------------------------------------------------------------
+# [estimation]
+# ----------------------------------------------------------------------------------------------
+
+_ESTIMATORS_ALLOWED = f'a list of distinct names among {", ".join(ESTIMATORS)} that includes "sp"'
+
+
+@dataclass(frozen=True, config=SECTION)
+class EstimationConfig:
+    """``[estimation]``: sample-propagation sizes, the measurement schedule, extra estimators.
+
+    ``target_std_error`` is the Monte-Carlo standard error aimed at for each I(X;T_l), in nats.
+    """
+
+    n_samples: Integer = Field(1000, ge=1, description=_AT_LEAST_ONE)
+    n_conditional: Integer = Field(1000, ge=1, description=_AT_LEAST_ONE)
+    n_inputs: Integer = Field(500, ge=1, description=_AT_LEAST_ONE)
+    schedule: Literal[SCHEDULES] = Field("every", description=one_of(SCHEDULES))  # type: ignore[valid-type]
+    every: Integer = Field(1, ge=1, description=_AT_LEAST_ONE)
+    points: Integer = Field(60, ge=2, description="an integer >= 2")
+    label_information: Flag = Field(True, description="true or false")
+    true_information: Flag = Field(True, description="true or false")
+    estimators: tuple[Literal[ESTIMATORS], ...] = Field(  # type: ignore[valid-type]
+        ("sp",), min_length=1, description=_ESTIMATORS_ALLOWED
+    )
+    binning_bin_size: Number = Field(0.05, gt=0.0, description=_POSITIVE)
+    target_std_error: Number = Field(0.01, gt=0.0, description=f"{_POSITIVE} (nats)")
+
+    @field_validator("estimators")
+    @classmethod
+    def _with_sp(cls, estimators: tuple[str, ...]) -> tuple[str, ...]:
+        if "sp" not in estimators or len(set(estimators)) != len(estimators):
+            raise ValueError(_ESTIMATORS_ALLOWED)
+        return estimators
+
+
+# ----------------------------------------------------------------------------------------------
+# [density]
+# ----------------------------------------------------------------------------------------------
+
+GridLimits = Union[Literal["auto"], tuple[Number, Number]]
+
+
+def fixed_density_limits(activations: Sequence[str], beta: float) -> tuple[tuple[float, float], ...]:
+    """Return a fixed grid range per layer: the activation's range padded by 6 beta.
+
+    tanh [-1 - 6 beta, 1 + 6 beta], sigmoid [-6 beta, 1 + 6 beta], relu [-6 beta, 5], leaky_relu
+    and linear [-5, 5] (the unbounded ones cut at 5: a fallback where "auto" cannot be used).
+    """
+    pad = 6.0 * beta
+    ranges = {"tanh": (-1.0 - pad, 1.0 + pad), "sigmoid": (-pad, 1.0 + pad), "relu": (-pad, 5.0)}
+    # Rounded so the resolved config reads 1.3, not 1.3000000000000003.
+    return tuple(tuple(round(bound, 9) for bound in ranges.get(name, (-5.0, 5.0))) for name in activations)  # type: ignore[misc]
+
+
+def default_density_limits(activations: Sequence[str], beta: float) -> tuple[GridLimits, ...]:
+    """Return each layer's default density grid: "auto" or the activation's padded range.
+
+    Bounded activations (tanh, sigmoid) get :func:`fixed_density_limits`; unbounded ones (relu,
+    leaky_relu, linear) get "auto": the runner chooses the grid from the data.
+    """
+    fixed = fixed_density_limits(activations, beta)
+    return tuple(AUTO if name in UNBOUNDED_ACTIVATIONS else limits for name, limits in zip(activations, fixed))
+
+
+@dataclass(frozen=True, config=SECTION)
+class DensityConfig:
+    """``[density]``: grid points per layer and each layer's grid, [low, high] or "auto".
+
+    "auto": the runner chooses the grid from the data and records the mass outside it.
+    ``limits = "auto"`` in a file means "auto" for every layer.
+    """
+
+    points: Integer = Field(300, ge=2, description="an integer >= 2 (grid points per layer)")
+    limits: tuple[GridLimits, ...] = Field(
+        (), description='"auto", or a list of one [low, high] pair (low < high, finite) or "auto" per layer'
+    )
+
+    @field_validator("limits")
+    @classmethod
+    def _ordered(cls, limits: tuple[GridLimits, ...]) -> tuple[GridLimits, ...]:
+        if any(limit != AUTO and not (math.isfinite(limit[0]) and limit[0] < limit[1]) for limit in limits):
+            raise ValueError("low < high")
+        return limits
