@@ -218,6 +218,7 @@ def test_monte_carlo_is_reproducible() -> None:
     assert sp_entropy(points, BETA, method="monte_carlo", generator=generator) == first
 
 
+@pytest.mark.slow
 def test_monte_carlo_memory_stays_bounded_for_large_n() -> None:
     # n = 30000 points: the full kernel matrix would take 30000^2 * 8 B = 7.2 GB. The tiled
     # evaluation must stay far below the 512 MB budget.
