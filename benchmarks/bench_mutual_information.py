@@ -7,6 +7,8 @@
     few of the very sets our call uses and extrapolated.
 (b) Discrete X: DiscreteUniform(1..8) on leaky-leaky (1 + 8 entropies per layer).
 (c) Where the time of (a) goes: the two forward passes and the entropy calls, timed apart.
+(d) Wider networks: one default call on tanh [1,4,3,1] and [1,10,10,1] (d = 3 .. 10, Monte Carlo)
+    against the scalar tanh-tanh call, as a ratio (target: [1,4,3,1] <= 20x).
 
 Run: ``python benchmarks/bench_mutual_information.py [--quick] [--threads N]``. On a machine shared
 with other jobs, OpenMP threads that wait on a descheduled sibling inflate every timing; compare
@@ -27,8 +29,9 @@ from scipy import integrate
 
 from infoflow.data.distributions import DiscreteUniform, Gaussian
 from infoflow.entropy import sp_entropy
-from infoflow.estimators.sample_propagation import _propagate_repeated, mutual_information
+from infoflow.estimators.sample_propagation import measure_information, mutual_information
 from infoflow.models.mlp import NoisyMLP
+from infoflow.models.noise import propagate
 from infoflow.papers.kong2019.networks import seed_network
 
 BETA = 0.05
@@ -72,8 +75,9 @@ def sample_sets(
         x = inputs.sample(n_samples, generator)
         unconditional = net.propagate(x, generator).clean
         conditioning = inputs.support()[0] if inputs.is_discrete else inputs.sample(n_inputs, generator)
-        repeated = conditioning.unsqueeze(1).expand(-1, n_conditional, -1)
-        conditional = net.propagate(repeated, generator).clean
+        repeated = conditioning.repeat_interleave(n_conditional, dim=0)
+        n_x = conditioning.shape[0]
+        conditional = [s.reshape(n_x, n_conditional, -1) for s in net.propagate(repeated, generator).clean]
     return unconditional, conditional
 
 
@@ -99,11 +103,12 @@ def where_time_goes(net: NoisyMLP, inputs, repeats: int) -> None:
     with torch.no_grad():
         x = inputs.sample(1000, generator)
         forward_s, _, outputs = timings(lambda: net.propagate(x, generator), repeats)
-        conditioning = inputs.sample(500, generator)
-        # The estimator's own conditional pass (S_1 once per x, no noise after the last layer).
-        conditional_s, _, (conditional_clean, _) = timings(
-            lambda: _propagate_repeated(net, conditioning, 1000, generator, noisy_last=False), repeats
+        conditioning = inputs.sample(500, generator).repeat_interleave(1000, dim=0)
+        # The estimator's own conditional pass (stopped before the last layer's noise).
+        conditional_s, _, conditional_outputs = timings(
+            lambda: propagate(net, conditioning, generator, n_layers=net.n_layers, last_noise=False), repeats
         )
+        conditional_clean = [s.reshape(500, 1000, -1) for s in conditional_outputs.clean]
     marginal_s, _, _ = timings(lambda: [sp_entropy(s, BETA) for s in outputs.clean], repeats)
     batched_s, _, _ = timings(lambda: sp_entropy(conditional_clean[1], BETA), repeats)
     print("(c) where the time of (a) goes (best of repeats):")
@@ -161,6 +166,24 @@ def main() -> None:
     print(f"    ratio:     {seed_d / best_d:,.0f}x   (max |difference| {difference_d:.1e} nats)")
 
     where_time_goes(net, inputs, repeats)
+    wider_networks(net, inputs, repeats)
+
+
+def wider_networks(scalar: NoisyMLP, inputs, repeats: int) -> None:
+    """(d) One default MI call on wider tanh networks against the scalar tanh-tanh call, same process."""
+    print("(d) wider tanh networks, X ~ N(0, 0.25), default settings (target s.e. 0.01 nats per I(X;T_l))")
+    base_s, _, _ = timings(lambda: measure_information(scalar, inputs), repeats)
+    print(f"    tanh-tanh [1,1,1]: best {base_s * 1e3:8.1f} ms")
+    for widths in ([1, 4, 3, 1], [1, 10, 10, 1]):
+        torch.manual_seed(0)  # PyTorch's default initialisation, fixed
+        net = NoisyMLP(widths, "tanh", BETA)
+        best_s, _, measurement = timings(lambda: measure_information(net, inputs), max(1, repeats // 3))
+        values = [round(v, 3) for v in measurement.mi_input]
+        errors = [round(v, 4) for v in measurement.mi_input_std_error]
+        print(
+            f"    tanh {widths}: best {best_s * 1e3:8.1f} ms = {best_s / base_s:5.1f}x the scalar call;"
+            f" I = {values} nats, s.e. {errors}"
+        )
 
 
 if __name__ == "__main__":

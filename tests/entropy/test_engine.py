@@ -163,8 +163,8 @@ def test_two_dimensional_batch_equals_single_sets() -> None:
     points = torch.randn(3, 100, 2, generator=generator, dtype=torch.float64) * torch.tensor(
         [0.02, 0.2, 0.5], dtype=torch.float64
     ).view(3, 1, 1)
-    batched = sp_entropy(points, BETA)
-    single = [sp_entropy(points[i], BETA) for i in range(3)]
+    batched = sp_entropy(points, BETA, method="quadrature")
+    single = [sp_entropy(points[i], BETA, method="quadrature") for i in range(3)]
     assert batched.tolist() == pytest.approx(single, abs=1e-12)
 
 
@@ -261,9 +261,15 @@ def test_auto_avoids_a_two_dimensional_grid_too_large_for_memory() -> None:
     assert abs(value - (math.log(2) + gaussian_entropy(2, BETA))) < 4 * std_error + 1e-9
 
 
-def test_auto_picks_quadrature_up_to_two_dimensions() -> None:
-    points = np.random.default_rng(1).normal(size=(50, 2))
-    assert sp_entropy(points, BETA) == sp_entropy(points, BETA, method="quadrature")
+def test_auto_picks_quadrature_in_one_dimension_and_by_cost_in_two() -> None:
+    wide = np.random.default_rng(1).normal(size=(50, 1))
+    assert sp_entropy(wide, BETA) == sp_entropy(wide, BETA, method="quadrature")
+    # 2-D: a compact set's grid is small, so quadrature; a set 50 beta wide needs a grid of ~7e4
+    # points (~0.2 s) where 50 centres cost Monte Carlo ~10 ms at the default target: Monte Carlo.
+    compact = np.random.default_rng(1).normal(size=(500, 2)) * BETA
+    assert sp_entropy(compact, BETA) == sp_entropy(compact, BETA, method="quadrature")
+    wide2 = np.random.default_rng(1).normal(size=(50, 2))
+    assert sp_entropy(wide2, BETA) == sp_entropy(wide2, BETA, method="monte_carlo")
     points3 = np.random.default_rng(1).normal(size=(50, 3))
     assert sp_entropy(points3, BETA) == sp_entropy(points3, BETA, method="monte_carlo")
 

@@ -73,13 +73,14 @@ def test_users_sequential_on_a_3d_gaussian_matches_the_closed_form():
     exact = linear_gaussian_information([W1, W2], COVARIANCE, BETA)
     # Layer 1: h(T_1) from n samples of S_1 ~ N(., W1 Sigma W1^T); h(T_1|X) is closed-form.
     a1 = np.linalg.eigvalsh(W1 @ COVARIANCE @ W1.T)
-    assert abs(measurement.mi_input[0] - exact[0]) < sp_tolerance(a1, BETA, n)
+    # Plus 4 s.e. of the Monte-Carlo integration, where the engine chose it over quadrature.
+    assert abs(measurement.mi_input[0] - exact[0]) < sp_tolerance(a1, BETA, n) + 4 * measurement.mi_input_std_error[0]
     # Layer 2: the same for h(T_2) (S_2 ~ N(., W2 (W1 Sigma W1^T + beta^2 I) W2^T)), plus each
     # conditional's own bias (S_2 | x ~ N(., beta^2 W2 W2^T)), which raises I.
     a2 = np.linalg.eigvalsh(W2 @ (W1 @ COVARIANCE @ W1.T + BETA**2 * np.eye(2)) @ W2.T)
     a2_given_x = np.linalg.eigvalsh(BETA**2 * W2 @ W2.T)
     tolerance = sp_tolerance(a2, BETA, n) + sp_tolerance(a2_given_x, BETA, n)
-    assert abs(measurement.mi_input[1] - exact[1]) < tolerance
+    assert abs(measurement.mi_input[1] - exact[1]) < tolerance + 4 * measurement.mi_input_std_error[1]
     assert exact[1] < exact[0]  # data processing, so the check is not vacuous
 
 
@@ -139,7 +140,11 @@ def test_finite_dataset_of_the_same_rows_gives_the_same_numbers_and_label_inform
     labels = np.array([0, 1, 1, 0, 2, 2])
     by_support = measure_information(model, DiscreteUniform(SUPPORT), n_samples=500, n_conditional=50, seed=2)
     by_dataset = measure_information(model, FiniteDataset(SUPPORT, labels), n_samples=500, n_conditional=50, seed=2)
-    assert by_dataset.mi_input == by_support.mi_input
+    # Layer 1 comes before any label entropy draws from the shared generator: the same number.
+    # Layer 2 (3-D, Monte Carlo) follows the label entropies, so it agrees within the errors.
+    assert by_dataset.mi_input[0] == by_support.mi_input[0]
+    combined = math.hypot(by_dataset.mi_input_std_error[1], by_support.mi_input_std_error[1])
+    assert abs(by_dataset.mi_input[1] - by_support.mi_input[1]) < 4 * combined
     assert by_support.mi_label is None and by_dataset.mi_label is not None
     # 0 <= I(T;Y) <= H(Y_hat) <= log 3 by construction (see the estimator's notes).
     assert all(-1e-9 <= value <= math.log(3) + 1e-9 for value in by_dataset.mi_label)
@@ -153,11 +158,11 @@ def test_a_support_larger_than_n_inputs_is_subsampled_with_a_standard_error():
     sampled = measure_information(model, dataset, n_samples=400, n_conditional=100, n_inputs=30, seed=3)
     assert full.conditioning_is_exact and not sampled.conditioning_is_exact
     assert full.mi_input_std_error[1] < sampled.mi_input_std_error[1]
-    # Same unconditional draws (drawn first): layer 1's h(T_1) (2-D, quadrature) is the same number,
-    # and the layer-2 estimates differ by the subsample's and the Monte-Carlo integration's errors.
-    assert sampled.entropy[0] == full.entropy[0]
-    combined = math.hypot(sampled.mi_input_std_error[1], full.mi_input_std_error[1])
-    assert abs(sampled.mi_input[1] - full.mi_input[1]) < 4 * combined
+    # Same unconditional draws (drawn first); the estimates differ by the subsample's and the
+    # Monte-Carlo integration's errors only.
+    for layer in range(2):
+        combined = math.hypot(sampled.mi_input_std_error[layer], full.mi_input_std_error[layer])
+        assert abs(sampled.mi_input[layer] - full.mi_input[layer]) < 4 * combined + 1e-12
 
 
 def test_models_and_inputs_that_do_not_fit_are_clear_errors():

@@ -8,7 +8,7 @@ import torch
 
 from infoflow.entropy.common import DEFAULT_TARGET_STD_ERROR, MAX_SPREAD, _as_point_sets, _check_beta, _finish
 from infoflow.entropy.monte_carlo import monte_carlo_entropy
-from infoflow.entropy.quadrature import _grid_is_workable, quadrature_entropy
+from infoflow.entropy.quadrature import _grid_is_workable, _grid_points_per_axis, quadrature_entropy
 
 # "monte_carlo" picks dense or cut-off kernel sums per set; the two others force one of them.
 MONTE_CARLO_METHODS = {"monte_carlo": "auto", "monte_carlo_dense": "dense", "monte_carlo_cutoff": "cutoff"}
@@ -26,6 +26,30 @@ def _target_per_set(target_std_error: Any, batch_shape: tuple[int, ...]) -> Any:
     if target.numel() > 1 and tuple(target.shape) == batch_shape:
         return target.reshape(-1)
     return target
+
+
+# Costs measured on the 2-core CPU (one thread): the 2-D Hermite quadrature spends ~2.4 us per grid
+# point (64 moment grids, FFT convolutions); dense Monte Carlo ~1.5 ns per kernel term plus
+# ~0.5 us per evaluation point. A 2-D set goes to Monte Carlo only when that is estimated to cost
+# less than half the quadrature (quadrature is deterministic, so it keeps the benefit of the doubt).
+QUADRATURE_2D_SECONDS_PER_POINT = 2.4e-6
+MC_SECONDS_PER_TERM = 1.5e-9
+MC_SECONDS_PER_EVALUATION = 0.5e-6
+MC_PILOT_EVALUATIONS = 512
+
+
+def _quadrature_is_cheaper(points: torch.Tensor, beta: float, target_std_error: Any) -> bool:
+    """Return True if 2-D quadrature of every set costs at most twice the projected Monte Carlo.
+
+    Monte Carlo needs about 1.15 v / target^2 evaluation points per set, v the variance of
+    -log g per point; v <= d/2 for a set that looks Gaussian (the control variate only lowers it).
+    """
+    n_sets, n, dim = points.shape
+    target = torch.as_tensor(target_std_error, dtype=torch.float64).reshape(-1).min().clamp(min=1e-12)
+    evaluations = max(MC_PILOT_EVALUATIONS, 1.15 * (dim / 2) / float(target) ** 2)
+    monte_carlo_s = n_sets * evaluations * (n * MC_SECONDS_PER_TERM + MC_SECONDS_PER_EVALUATION)
+    grid_points = float(_grid_points_per_axis(points, beta).to(torch.float64).prod(dim=-1).sum())
+    return QUADRATURE_2D_SECONDS_PER_POINT * grid_points <= 2.0 * monte_carlo_s
 
 
 def sp_entropy(
@@ -51,8 +75,10 @@ def sp_entropy(
     method : {"auto", "quadrature", "monte_carlo", "monte_carlo_dense", "monte_carlo_cutoff"}
         "quadrature" (d <= 2) is deterministic with error ~1e-10 nats; "monte_carlo" works in any
         d, summing kernels densely or over grid-hashed neighbours, whichever is cheaper per set
-        (the two last names force one); "auto" takes quadrature for d <= 2 (when its grid is of a
-        workable size) and Monte Carlo otherwise.
+        (the two last names force one); "auto" takes quadrature for d = 1 (when its grid is of a
+        workable size), for d = 2 when it is also projected to cost at most twice Monte Carlo at
+        ``target_std_error`` (wide sets at small beta, or loose targets, go to Monte Carlo), and
+        Monte Carlo otherwise.
     n_noise : int, optional
         Monte Carlo only: noise draws per point (m). By default the number of evaluation points
         is chosen from a pilot so that the standard error is at most ``target_std_error``.
@@ -85,7 +111,12 @@ def sp_entropy(
         )
     if method == "quadrature" and dim > 2:
         raise ValueError(f"method='quadrature' supports dimension 1 or 2; got d={dim} (use 'monte_carlo')")
-    use_quadrature = method == "quadrature" or (method == "auto" and dim <= 2 and _grid_is_workable(points, beta))
+    use_quadrature = method == "quadrature" or (
+        method == "auto"
+        and dim <= 2
+        and _grid_is_workable(points, beta)
+        and (dim == 1 or n_noise is not None or _quadrature_is_cheaper(points, beta, target_std_error))
+    )
     if use_quadrature:
         nats = quadrature_entropy(points, beta)
         std_error = torch.zeros_like(nats)
