@@ -101,8 +101,9 @@ def data_files(tmp_path: Path) -> Path:
 # ----------------------------------------------------------------------------------------------
 
 
-def test_the_five_seed_experiments_are_shipped() -> None:
-    assert shipped_experiments() == ["fig2", "fig3", "fig4", "fig5", "fig6"]
+def test_the_shipped_experiments() -> None:
+    # Kong (2019)'s five figures and Goldfeld et al. (2019)'s SZT experiment.
+    assert shipped_experiments() == ["fig2", "fig3", "fig4", "fig5", "fig6", "szt"]
 
 
 @pytest.mark.parametrize("name", ["fig2", "fig3", "fig4", "fig5", "fig6"])
@@ -579,7 +580,7 @@ def test_errors_say_what_is_allowed_and_what_was_given() -> None:
     assert '"leaky_relu"' in message(general("kind = 'gaussian'", activations='["swish", "tanh"]'))
     assert message('[network]\npreset = "tanh"\n') == (
         'fig2.toml: inputs is required: a table [inputs] with kind = one of "discrete_uniform", "gaussian", '
-        '"gaussian_mixture", "uniform", "dataset"'
+        '"gaussian_mixture", "uniform", "dataset", "szt"'
     )
     assert message(general("kind = 'gaussian'\nmean = [0.0, 0.0]")) == (
         "fig2.toml: network.widths must be a list starting with 2, the dimension of X that inputs.mean sets; "

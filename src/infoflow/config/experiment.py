@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic.dataclasses import dataclass
 
 from infoflow.config.errors import invalid
-from infoflow.config.inputs import InputsConfig
+from infoflow.config.inputs import LABELLED_KINDS, InputsConfig
 from infoflow.config.network import NetworkConfig
 from infoflow.config.sections import (
     AUTO,
@@ -19,8 +19,10 @@ from infoflow.config.sections import (
     fixed_density_limits,
 )
 from infoflow.config.types import SECTION, Integer, Text
+from infoflow.validation import MAX_SEED
 
-_SEEDS = "a non-empty list of distinct integers >= 0"
+# Seeds are stored exactly in metrics.csv's float64 table, so at most 2**53 - 1.
+_SEEDS = "a non-empty list of distinct integers in [0, 2**53 - 1]"
 
 
 @dataclass(frozen=True, config=SECTION)
@@ -39,7 +41,7 @@ class ExperimentConfig:
 
     name: Text = Field(description="a string")
     description: Text = Field(description="a string")
-    seeds: tuple[Annotated[Integer, Field(ge=0)], ...] = Field(min_length=1, description=_SEEDS)
+    seeds: tuple[Annotated[Integer, Field(ge=0, le=MAX_SEED)], ...] = Field(min_length=1, description=_SEEDS)
     network: NetworkConfig = Field(description="a table [network] with preset, or widths and activations")
     inputs: InputsConfig = Field(description="a table [inputs] with a kind")
     labels: LabelsConfig = Field(description="a table [labels]")
@@ -70,7 +72,7 @@ class ExperimentConfig:
         if dim is not None and network.widths[0] != dim:
             allowed = f"a list starting with {dim}, the dimension of X that inputs.{_dimension_field(inputs)} sets"
             raise invalid("network.widths", allowed, network.widths)
-        if labels.kind == "dataset" and inputs.kind != "dataset":
+        if labels.kind == "dataset" and inputs.kind not in LABELLED_KINDS:
             raise invalid(
                 "labels.kind", f'"threshold" (inputs.kind = "{inputs.kind}" has no labels of its own)', "dataset"
             )

@@ -17,7 +17,9 @@ from pydantic.dataclasses import dataclass
 from infoflow.config.errors import invalid
 from infoflow.config.types import SECTION, Matrix, Number, Text, Vector, fill_defaults
 
-INPUT_KINDS = ("discrete_uniform", "gaussian", "gaussian_mixture", "uniform", "dataset")
+INPUT_KINDS = ("discrete_uniform", "gaussian", "gaussian_mixture", "uniform", "dataset", "szt")
+# Kinds that carry labels of their own (labels.kind = "dataset").
+LABELLED_KINDS = ("dataset", "szt")
 DATASET_SUFFIXES = (".npz", ".csv")
 
 _VALUES = "a non-empty list of distinct finite numbers, or of distinct rows of d finite numbers each (X in R^d)"
@@ -229,6 +231,21 @@ class DatasetInputsConfig:
         return None
 
 
+@dataclass(frozen=True, config=SECTION)
+class SztInputsConfig:
+    """``kind = "szt"``: the shipped 12-bit data set of Shwartz-Ziv & Tishby (4096 patterns in {0,1}^12,
+    binary labels). Training uses the published split (3277 train, 819 test); X for the
+    information measurements is uniform over all 4096 patterns.
+    """
+
+    kind: Literal["szt"] = Field(description='"szt"')
+
+    @property
+    def dim(self) -> int:
+        """12 bits."""
+        return 12
+
+
 InputsConfig = Annotated[
     Union[
         DiscreteUniformInputsConfig,
@@ -236,6 +253,7 @@ InputsConfig = Annotated[
         GaussianMixtureInputsConfig,
         UniformInputsConfig,
         DatasetInputsConfig,
+        SztInputsConfig,
     ],
     Field(discriminator="kind"),
 ]
@@ -245,4 +263,5 @@ INPUT_CONFIGS: dict[str, type] = {
     "gaussian_mixture": GaussianMixtureInputsConfig,
     "uniform": UniformInputsConfig,
     "dataset": DatasetInputsConfig,
+    "szt": SztInputsConfig,
 }

@@ -178,7 +178,13 @@ def load_config(name_or_path: str | os.PathLike[str]) -> ExperimentConfig:
     ConfigError
         Missing file, unreadable or invalid TOML, or an invalid field (named in the message).
     """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise ConfigError(
+            f"name_or_path must be a shipped experiment name or a config file path; got {type(name_or_path).__name__}"
+        )
     text_name = os.fspath(name_or_path)
+    if not isinstance(text_name, str):
+        raise ConfigError(f"name_or_path must be a text path; got {text_name!r}")
     if text_name in shipped_experiments():
         return parse_config(shipped_config_text(text_name), source=f"{text_name} (shipped)", default_name=text_name)
     path = Path(text_name)

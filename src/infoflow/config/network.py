@@ -15,6 +15,7 @@ from infoflow.papers.kong2019.networks import SEED_NETWORKS
 PRESETS = tuple(SEED_NETWORKS)
 ACTIVATION_NAMES = tuple(sorted(ACTIVATIONS))
 INITS = ("seed", "default", "zeros")
+MIN_BETA = 1e-150
 
 
 def preset_architecture(preset: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
@@ -51,7 +52,12 @@ class NetworkConfig:
         min_length=1, description=f"a list of activation names, each {one_of(ACTIVATION_NAMES)}"
     )
     init: Literal[INITS] = Field("default", description=one_of(INITS))  # type: ignore[valid-type]
-    beta: Number = Field(0.05, gt=0.0, description="a finite number > 0 (the noise standard deviation)")
+    # Below 1e-150, beta^2 leaves float64's normal range and every density is 0 or inf.
+    beta: Number = Field(
+        0.05,
+        ge=MIN_BETA,
+        description="a finite number >= 1e-150 (the noise standard deviation; beta^2 must be a normal float64)",
+    )
 
     @property
     def n_layers(self) -> int:

@@ -137,6 +137,13 @@ class EstimationConfig:
     )
     binning_bin_size: Number = Field(0.05, gt=0.0, description=_POSITIVE)
     target_std_error: Number = Field(0.01, gt=0.0, description=f"{_POSITIVE} (nats)")
+    clustering_bin_size: Number | None = Field(
+        None, gt=0.0, description="a number > 0 (the cube side for H(Bin(S_l)), the clustering statistic) or left out"
+    )
+    stratified: Flag = Field(
+        False,
+        description="true or false (true: h(T_l)'s draws take every support point of a uniform discrete X equally often)",
+    )
 
     @field_validator("estimators")
     @classmethod

@@ -71,7 +71,7 @@ class FiniteDataset(InputDistribution):
 
     def sample_rows(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Return n row indices drawn uniformly with replacement, int64 (n,)."""
-        return torch.randint(len(self._x), (_check_count(n),), generator=generator)
+        return torch.randint(len(self._x), (_check_count(n, self.dim, generator),), generator=generator)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Return n rows drawn uniformly with replacement, float64 (n, *event_shape)."""

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from infoflow.validation import check_memory
+
 # Refuse supports and dimensions whose arrays alone would exceed this many float64 entries (8 GiB):
 # the check runs before anything of that size is allocated.
 MAX_ENTRIES = 2**30
@@ -47,9 +49,14 @@ def as_float_array(name: str, values: Any, *, ndim: tuple[int, ...]) -> np.ndarr
     return array
 
 
-def _check_count(n: Any) -> int:
+def _check_count(n: Any, dim: int = 1, generator: Any = None) -> int:
+    """Return the number of draws ``n`` after checking it (and ``generator``) before drawing."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"the number of draws must be an integer >= 1; got {n!r}")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(f"generator must be a torch.Generator or None; got {type(generator).__name__}")
+    # The draws, their noise and one working copy, in float64.
+    check_memory("n", int(n), 3 * 8 * int(n) * dim, f"{int(n)} draws of dimension {dim}")
     return int(n)
 
 
@@ -96,7 +103,7 @@ class DiscreteUniform(InputDistribution):
         return tuple(tuple(float(v) for v in row) for row in self._rows)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        index = torch.randint(len(self._rows), (_check_count(n),), generator=generator)
+        index = torch.randint(len(self._rows), (_check_count(n, self.dim, generator),), generator=generator)
         return torch.from_numpy(self._rows)[index]
 
     def support(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -206,7 +213,7 @@ class GaussianMixture(InputDistribution):
         return torch.from_numpy(self._weights.copy())
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        n = _check_count(n)
+        n = _check_count(n, self.dim, generator)
         weights = torch.from_numpy(self._weights)
         component = torch.multinomial(weights, n, replacement=True, generator=generator)
         noise = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
@@ -311,7 +318,7 @@ class Uniform(InputDistribution):
         return float(self._high[0]) if self.dim == 1 else tuple(self._high.tolist())
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        unit = torch.rand(_check_count(n), self.dim, generator=generator, dtype=torch.float64)
+        unit = torch.rand(_check_count(n, self.dim, generator), self.dim, generator=generator, dtype=torch.float64)
         return torch.from_numpy(self._low) + unit * torch.from_numpy(self._high - self._low)
 
     def __eq__(self, other: object) -> bool:

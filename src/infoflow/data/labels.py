@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -19,11 +21,27 @@ class ThresholdLabels:
     below: float = -1.0
     above: float = 1.0
 
+    def __post_init__(self) -> None:
+        for name in ("threshold", "below", "above"):
+            object.__setattr__(self, name, _finite_number(name, getattr(self, name)))
+        if self.above == self.below:
+            raise ValueError(f"above and below must differ; both are {self.above}")
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Return labels of shape (n, 1) for inputs x of shape (n, 1)."""
+        if not isinstance(x, torch.Tensor) or x.is_complex() or x.dtype == torch.bool:
+            shown = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x must be a real tensor of inputs (n, 1); got {shown}")
         return torch.where(x > self.threshold, self.above, self.below).to(torch.float64)
 
     @property
     def decision_threshold(self) -> float:
         """Output value separating the classes when reading predictions (midpoint of the labels)."""
         return 0.5 * (self.below + self.above)
+
+
+def _finite_number(name: str, value: Any) -> float:
+    """Return ``value`` as a float if it is a finite real number (not a bool), else raise ValueError."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    return float(value)

@@ -40,7 +40,7 @@ from infoflow.data.distributions import InputDistribution
 from infoflow.entropy import gaussian_entropy, sp_entropy
 from infoflow.estimators.bounds import _PAIRWISE_OF_ESTIMATOR, binned_entropy, pairwise_distance_entropy
 from infoflow.models.noise import evaluation_mode, model_device, propagate
-from infoflow.validation import integer_at_least
+from infoflow.validation import check_memory, integer_at_least
 
 ESTIMATORS = ("sp", "kl_upper", "bhattacharyya_lower", "binning")
 
@@ -155,6 +155,19 @@ def _check_inputs(inputs: Any, net: nn.Module) -> None:
         )
 
 
+def _check_sizes(net: nn.Module, inputs: InputDistribution, n_samples: int, n_conditional: int, n_inputs: int) -> None:
+    """Refuse sizes whose draws would not fit in memory, before drawing any (ValueError naming the size)."""
+    # Every layer's S_l and T_l for each draw, plus working copies; a network that does not
+    # list its widths is counted by its input alone (a lower bound).
+    units = sum(getattr(net, "widths", None) or [inputs.dim])
+    check_memory("n_samples", n_samples, 4 * 8 * n_samples * units, "the draws for h(T_l)")
+    n_x = n_inputs
+    if inputs.is_discrete:
+        n_x = min(n_inputs, len(inputs.support()[0]))
+    name, value = ("n_conditional", n_conditional) if n_conditional >= n_x else ("n_inputs", n_inputs)
+    check_memory(name, value, 4 * 8 * n_x * n_conditional * units, f"the conditional draws ({n_x} x {n_conditional})")
+
+
 def _generators(
     generator: torch.Generator | None, seed: int, device: torch.device
 ) -> tuple[torch.Generator, torch.Generator]:
@@ -237,6 +250,7 @@ def measure_information(
     estimator: str | Sequence[str] = "sp",
     bin_size: float = 0.05,
     target_std_error: float = 0.01,
+    stratified: bool = False,
 ) -> InformationMeasurement:
     """Return I(X;T_l) (and I(T_l;Y) if labels are given) in nats for every layer of a noisy network.
 
@@ -272,6 +286,9 @@ def measure_information(
         same samples; the first is the primary one (``mi_input``, ``mi_label``).
     bin_size : float
         "binning" only: bin width per unit.
+    stratified : bool
+        For a uniform discrete X whose support size k divides ``n_samples``: the draws for
+        h(T_l) take every support point n_samples / k times (so layer 1's h(T_1) is exact).
     target_std_error : float
         Monte-Carlo standard error (nats) aimed at for each I(X;T_l) where the entropy engine
         integrates by Monte Carlo (d > 2): half its variance goes to h(T_l), half to the mean of
@@ -320,17 +337,23 @@ def measure_information(
     n_conditional = integer_at_least("n_conditional", n_conditional, 1)
     n_inputs = integer_at_least("n_inputs", n_inputs, 1)
     seed = integer_at_least("seed", seed, 0)
+    if seed >= 2**63:
+        raise ValueError(f"seed must be an integer in [0, 2**63 - 1] (a torch seed); got {seed}")
     if labels is not None and not callable(labels):
         raise ValueError(f"labels must be callable (inputs of shape (n, d_0) -> labels); got {type(labels).__name__}")
     bin_size = _check_bin_size(bin_size)
     target_std_error = _check_target(target_std_error)
     device = _network_device(net)
     _check_inputs(inputs, net)
+    _check_sizes(net, inputs, n_samples, n_conditional, n_inputs)
     noise_generator, input_generator = _generators(generator, seed, device)
 
     with torch.no_grad(), evaluation_mode(net):
         # Unconditional draws first, so every estimator sees the same h(T_l) samples.
-        if labels is None and inputs.has_labels:
+        if stratified:
+            x, y = _stratified_draws(inputs, n_samples, input_generator)
+            y = labels(x) if labels is not None else y
+        elif labels is None and inputs.has_labels:
             x, y = inputs.sample_labelled(n_samples, input_generator)
         else:
             x = inputs.sample(n_samples, input_generator)
@@ -402,6 +425,27 @@ def measure_information(
         n_conditioning_inputs=int(conditional.weights.numel()),
         conditioning_is_exact=conditional.is_exact,
     )
+
+
+def _stratified_draws(
+    inputs: InputDistribution, n_samples: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Return every support point of a uniform discrete X, n_samples / k times each, in random order.
+
+    P_hat then equals P on the support: layer 1's h(T_1) is the exact mixture entropy and deeper
+    layers carry only the noise's sampling error. Labels come along for a labelled data set.
+    """
+    if not inputs.is_discrete:
+        raise ValueError("stratified draws need a discrete X (DiscreteUniform or FiniteDataset)")
+    support, probabilities = inputs.support()
+    k = support.shape[0]
+    if not bool((probabilities == probabilities[0]).all()) or n_samples % k:
+        raise ValueError(
+            f"stratified draws need a uniform support whose size ({k}) divides n_samples; got n_samples = {n_samples}"
+        )
+    rows = torch.arange(k).repeat(n_samples // k)[torch.randperm(n_samples, generator=generator)]
+    labels = getattr(inputs, "y", None)
+    return support[rows], None if labels is None else labels[rows]
 
 
 def _check_target(value: Any) -> float:

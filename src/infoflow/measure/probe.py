@@ -31,6 +31,7 @@ from torch import nn
 
 from infoflow.data.distributions import InputDistribution
 from infoflow.entropy import smoothed_density
+from infoflow.estimators.bounds import binned_entropy
 from infoflow.estimators.sample_propagation import ESTIMATORS, InformationMeasurement, measure_information
 from infoflow.estimators.truth import UnsupportedForTruth, true_mutual_information
 from infoflow.files import write_atomically
@@ -75,11 +76,14 @@ class InformationProbe:
         Folder to write the run into (created; it must be absent or empty unless ``resume``).
     labels : callable, optional
         Labelling rule for I(T_l;Y) (e.g. ``ThresholdLabels``) when the inputs carry no labels.
-    n_samples, n_conditional, n_inputs, seed, estimator, bin_size, target_std_error :
+    n_samples, n_conditional, n_inputs, seed, estimator, bin_size, target_std_error, stratified :
         As in :func:`infoflow.measure_information`; the first estimator is the primary one.
         ``seed`` fixes the probe's random stream (all its records together).
     generator : torch.Generator, optional
         Use this generator (on the model's device) instead of one seeded with ``seed``.
+    clustering_bin_size : float, optional
+        Also record H(Bin(S_l)), the plug-in entropy of the clean samples binned in cubes of this
+        side (nats; a clustering statistic: lower = more clustered).
     label_information : bool
         Measure I(T_l;Y) when labels are available.
     true_information : bool
@@ -115,6 +119,8 @@ class InformationProbe:
         estimator: str | Sequence[str] = "sp",
         bin_size: float = 0.05,
         target_std_error: float = 0.01,
+        stratified: bool = False,
+        clustering_bin_size: float | None = None,
         label_information: bool = True,
         true_information: bool = False,
         densities: bool = True,
@@ -142,6 +148,7 @@ class InformationProbe:
             "n_inputs": integer_at_least("n_inputs", n_inputs, 1),
             "bin_size": bin_size,
             "target_std_error": target_std_error,
+            "stratified": bool(stratified),
         }
         self.seed = integer_at_least("seed", seed, 0)
         self.run_seed = self.seed if run_seed is None else integer_at_least("run_seed", run_seed, 0)
@@ -149,6 +156,13 @@ class InformationProbe:
             generator = torch.Generator(device=model_device(model))
             generator.manual_seed(self.seed)
         self.generator = generator
+        if clustering_bin_size is not None and not (
+            isinstance(clustering_bin_size, (int, float)) and 0 < clustering_bin_size < math.inf
+        ):
+            raise ValueError(
+                f"clustering_bin_size must be a positive finite number or None; got {clustering_bin_size!r}"
+            )
+        self.clustering_bin_size = None if clustering_bin_size is None else float(clustering_bin_size)
         self.label_information = bool(label_information)
         self.true_information = bool(true_information)
         self.record_densities = bool(densities)
@@ -265,6 +279,12 @@ class InformationProbe:
             densities=densities,
             mi_std_error=[float(value) for value in measurement.mi_input_std_error],
             density_outside=outside,
+            binned_entropy=None
+            if self.clustering_bin_size is None
+            else [
+                float(binned_entropy(samples.unsqueeze(0), self.clustering_bin_size)[0])
+                for samples in measurement.clean_samples
+            ],
         )
 
     def _true_information(self) -> list[float] | None:

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from infoflow.models.noise import GaussianNoise, LayerOutputs, check_beta, noise_source, propagate
+from infoflow.validation import check_memory
 
 LEAKY_SLOPE = 0.1
 
@@ -67,6 +68,9 @@ class NoisyMLP(nn.Module):
         widths = [int(w) for w in widths]
         if len(widths) < 2 or any(w < 1 for w in widths):
             raise ValueError(f"widths must list the input size and at least one layer width, all >= 1; got {widths}")
+        # Checked before nn.Linear allocates: parameters, gradients and optimiser state.
+        n_parameters = sum(w_in * w_out + w_out for w_in, w_out in zip(widths[:-1], widths[1:]))
+        check_memory("widths", widths, 4 * 8 * n_parameters, f"{n_parameters:.3g} parameters")
         n_layers = len(widths) - 1
         if isinstance(activations, str):
             activations = [activations] * n_layers

@@ -46,7 +46,7 @@ def _render(figure: Figure, extension: str) -> bytes:
     return buffer.getvalue()
 
 
-def _save(figure: Figure, stem: Path) -> list[Path]:
+def save_figure(figure: Figure, stem: Path) -> list[Path]:
     """Write ``stem.png`` and ``stem.svg`` atomically; return their paths."""
     written = []
     for extension in FIGURE_FORMATS:
@@ -228,7 +228,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     axes = figure.add_subplot()
     _draw_mi(axes, run)
     axes.set_title(_title(run, width=70), fontsize="medium")
-    written += _save(figure, figures_dir / "mi")
+    written += save_figure(figure, figures_dir / "mi")
 
     if run.has_densities:
         for layer in range(1, run.n_layers + 1):
@@ -236,14 +236,14 @@ def plot_run(run_dir: str | Path) -> list[Path]:
             figure = Figure(figsize=(6.0, 3.6 * n_units), layout="constrained")
             for unit in range(n_units):
                 _draw_density(figure.add_subplot(n_units, 1, unit + 1), figure, run, layer, unit)
-            written += _save(figure, figures_dir / f"density_layer{layer}")
+            written += save_figure(figure, figures_dir / f"density_layer{layer}")
 
     if _has_labels(run):
         figure = Figure(figsize=(5.6, 4.2), layout="constrained")
         axes = figure.add_subplot()
         _draw_information_plane(axes, figure, run)
         axes.set_title(f"{run.name}: information plane", fontsize="medium")
-        written += _save(figure, figures_dir / "information_plane")
+        written += save_figure(figure, figures_dir / "information_plane")
 
     n_panels = 1 + (run.n_layers if run.has_densities else 0)
     figure = Figure(figsize=(4.6 * n_panels, 3.8), layout="constrained")
@@ -254,7 +254,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
         _draw_density(panels[layer], figure, run, layer, unit=0)
         panels[layer].set_title(f"({chr(ord('a') + layer)}) PDF of T_{layer}", fontsize="medium")
     figure.suptitle(_title(run), fontsize="medium")
-    written += _save(figure, figures_dir / "overview")
+    written += save_figure(figure, figures_dir / "overview")
     return written
 
 

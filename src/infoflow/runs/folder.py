@@ -1,9 +1,22 @@
-"""The run folder's rules: what counts as a run, where a run starts (fresh, resume, force)."""
+"""The run folder's rules: what counts as a run, which files a run owns, where a run starts.
+
+A run starts fresh (absent or empty folder), resumes (``resume``), or replaces an earlier run
+(``force``). Rules that keep what a user owns:
+
+- only the files a run writes (:data:`RUN_OWNED`, figures/ with infoflow's figure files) are
+  ever replaced; ``force`` refuses a folder holding anything else and names it;
+- every change happens under the folder's lock (:mod:`infoflow.runs.lock`), so two processes
+  never work in one folder;
+- ``force`` moves the old run aside (``.R.replaced-PID`` beside ``R``) and deletes it only once
+  the new run is complete; after an interruption the old run comes back (:mod:`.replace`).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +33,17 @@ from infoflow.config.schema import (
     parse_config,
 )
 from infoflow.files import TEMPORARY_MARK
+from infoflow.runs.lock import LOCK_NAME, RunFolderLock
+from infoflow.runs.replace import (
+    Replacement,
+    leftovers,
+    recover_interrupted_replacements,
+    replace_run,
+)
+
+# Every name a run writes at its top level; figures/ holds infoflow's figure files only.
+RUN_OWNED = (*RUN_FILES, LOCK_NAME)
+_FIGURE_FILE = re.compile(r"(mi|information_plane|overview|density_layer\d+|szt_information)\.(png|svg)")
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any] | None:
@@ -30,8 +54,50 @@ def _read_manifest(run_dir: Path) -> dict[str, Any] | None:
     return manifest if isinstance(manifest, dict) and "infoflow_version" in manifest else None
 
 
+def _manifest_problem(run_dir: Path) -> str:
+    """Say why ``run_dir`` has no valid manifest, naming the file."""
+    path = run_dir / "manifest.json"
+    if not path.exists():
+        return "it has no manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return f"{path} is unreadable ({type(error).__name__}: {' '.join(str(error).split())})"
+    return (
+        f"{path} is not an infoflow manifest" if not isinstance(manifest, dict) else f"{path} has no infoflow_version"
+    )
+
+
 def _is_scratch_file(name: str) -> bool:
-    return TEMPORARY_MARK in name or ".replaced-" in name
+    return TEMPORARY_MARK in name
+
+
+def _entries(run_dir: Path) -> list[Path]:
+    """The folder's entries that matter: everything but its lock file and temporary files."""
+    if not run_dir.is_dir():
+        return []
+    return [entry for entry in run_dir.iterdir() if entry.name != LOCK_NAME and not _is_scratch_file(entry.name)]
+
+
+def foreign_entries(run_dir: str | os.PathLike[str]) -> list[str]:
+    """Return, sorted, the entries of ``run_dir`` that no run wrote (``figures/x`` for one in figures/).
+
+    A run's own name holding the wrong kind of thing (a folder called metrics.csv) counts too.
+    """
+    folder = Path(run_dir)
+    found: list[str] = []
+    for entry in _entries(folder):
+        if entry.name == "figures":
+            if not entry.is_dir() or entry.is_symlink():
+                found.append("figures")
+                continue
+            for figure in entry.iterdir():
+                owned = _FIGURE_FILE.fullmatch(figure.name) or _is_scratch_file(figure.name)
+                if not (owned and figure.is_file() and not figure.is_symlink()):
+                    found.append(f"figures/{figure.name}")
+        elif entry.name not in RUN_OWNED or not entry.is_file() or entry.is_symlink():
+            found.append(entry.name + ("/" if entry.is_dir() else ""))
+    return sorted(found)
 
 
 def is_run_folder(path: str | os.PathLike[str]) -> bool:
@@ -45,8 +111,8 @@ def is_run_folder(path: str | os.PathLike[str]) -> bool:
         return False
     if _read_manifest(folder) is not None:
         return True
-    names = [entry.name for entry in folder.iterdir()]
-    return "config.toml" in names and all(name in RUN_FILES or _is_scratch_file(name) for name in names)
+    names = [entry.name for entry in _entries(folder)]
+    return "config.toml" in names and all(name in RUN_OWNED for name in names)
 
 
 @dataclass
@@ -56,7 +122,7 @@ class _Start:
     checkpoint: dict[str, Any] | None = None
     manifest: dict[str, Any] | None = None
     already_complete: bool = False
-    replaced: Path | None = None
+    replace: bool = False
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any]:
@@ -71,25 +137,51 @@ def _load_checkpoint(path: Path) -> dict[str, Any]:
     return state
 
 
-def _prepare_run_folder(run_dir: Path, config: ExperimentConfig, *, force: bool, resume: bool) -> _Start:
-    """Check the output folder against the rules and return where the run starts.
-
-    Nothing on disk changes here except, with ``force``, moving an old run aside.
-    """
+def _refuse_foreign(run_dir: Path, *, force: bool, resume: bool) -> None:
+    """Refuse a non-empty folder that is not a run, and (``force``) a run holding other files."""
     if run_dir.exists() and not run_dir.is_dir():
         raise FileExistsError(f"{run_dir} exists and is not a folder")
-    entries = [entry for entry in run_dir.iterdir()] if run_dir.exists() else []
-    if not entries:
+    if not _entries(run_dir):
+        return
+    if not is_run_folder(run_dir):
+        if resume:
+            raise FileExistsError(
+                f"cannot resume: {run_dir} is not an infoflow run folder ({_manifest_problem(run_dir)})"
+            )
+        if force:
+            raise FileExistsError(
+                f"{run_dir} is not empty and is not an infoflow run folder ({_manifest_problem(run_dir)}); "
+                "refusing to replace it, even with --force"
+            )
+        return
+    if force:
+        foreign = foreign_entries(run_dir)
+        if foreign:
+            shown = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
+            raise FileExistsError(
+                f"{run_dir} holds files that no run wrote ({shown}); --force replaces only a run's own files: "
+                "move those elsewhere, or choose another --out"
+            )
+
+
+def _prepare_run_folder(
+    run_dir: Path, config: ExperimentConfig, *, force: bool, resume: bool, missing_ok: bool = False
+) -> _Start:
+    """Check the output folder against the rules and return where the run starts; changes nothing."""
+    _refuse_foreign(run_dir, force=force, resume=resume)
+    if not _entries(run_dir):
+        if resume and not run_dir.exists() and not missing_ok:
+            raise FileNotFoundError(
+                f"cannot resume: {run_dir} does not exist; run without --resume to start a new run there"
+            )
         return _Start()
     if resume:
-        if not is_run_folder(run_dir):
-            raise FileExistsError(f"cannot resume: {run_dir} is not an infoflow run folder (it has no manifest.json)")
         stored_config = run_dir / "config.toml"
         if stored_config.is_file():
             try:
                 stored = parse_config(stored_config.read_text(encoding="utf-8"), source=str(stored_config))
-            except ConfigError as error:
-                raise ValueError(f"cannot resume: {error}") from None
+            except (ConfigError, OSError, UnicodeDecodeError) as error:
+                raise ValueError(f"cannot resume: {error}; use --force to start over") from None
             difference = _first_difference(config_to_dict(stored), config_to_dict(config))
             if difference:
                 raise ValueError(
@@ -104,33 +196,119 @@ def _prepare_run_folder(run_dir: Path, config: ExperimentConfig, *, force: bool,
             # Killed before its first checkpoint: nothing to keep, start again in place.
             return _Start(manifest=manifest)
         checkpoint = _load_checkpoint(checkpoint_path)
-        if parse_config(checkpoint["config_toml"], source=str(checkpoint_path)) != config:
+        try:
+            same = parse_config(checkpoint["config_toml"], source=str(checkpoint_path)) == config
+        except (ConfigError, KeyError, TypeError) as error:
+            raise ValueError(f"cannot resume: {checkpoint_path} holds no valid config ({error})") from None
+        if not same:
             raise ValueError(
                 f"cannot resume: {checkpoint_path} belongs to a different config; use --force to start over"
             )
         return _Start(checkpoint=checkpoint, manifest=manifest)
     if force:
-        if not is_run_folder(run_dir):
-            raise FileExistsError(
-                f"{run_dir} is not empty and is not an infoflow run folder; refusing to replace it, even with --force"
-            )
-        # The old run moves aside and is deleted only once the new one has finished, so an
-        # interrupted replacement loses nothing.
-        replaced = run_dir.with_name(f".{run_dir.name}.replaced-{os.getpid()}")
-        return _Start(replaced=replaced)
+        return _Start(replace=True)
     raise FileExistsError(
         f"{run_dir} already exists and is not empty; use --resume to continue the run in it or --force to replace it"
     )
 
 
-def check_resumable(config: ExperimentConfig, run_dir: str | os.PathLike[str]) -> None:
-    """Raise (ValueError / FileExistsError) unless ``run_experiment(config, run_dir, resume=True)`` may run.
+def check_resumable(config: ExperimentConfig, run_dir: str | os.PathLike[str], *, missing_ok: bool = False) -> None:
+    """Raise (ValueError / OSError) unless ``run_experiment(config, run_dir, resume=True)`` may run.
 
     Changes nothing on disk; lets a caller with several runs refuse before starting any.
+    ``missing_ok``: an absent ``run_dir`` is fine (a new run starts there).
     """
-    _prepare_run_folder(Path(run_dir), config, force=False, resume=True)
+    run_dir = Path(run_dir)
+    has_leftover = bool(leftovers(run_dir))
+    _prepare_run_folder(run_dir, config, force=False, resume=True, missing_ok=missing_ok or has_leftover)
 
 
-# ----------------------------------------------------------------------------------------------
-# Progress on stderr
-# ----------------------------------------------------------------------------------------------
+class OpenRunFolder:
+    """A run folder checked, locked and ready for one run; close it when the run ends.
+
+    Parameters
+    ----------
+    run_dir : path
+    config : ExperimentConfig
+    force, resume, missing_ok : bool
+        As for ``run_experiment``.
+    notify : callable
+        Receives one line for each thing done that the user must know (a recovered run).
+
+    Attributes
+    ----------
+    start : _Start
+        Where the run starts.
+    replacement : Replacement or None
+        With ``force`` over an earlier run: the old run, moved aside until :meth:`commit`.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path,
+        config: ExperimentConfig,
+        *,
+        force: bool,
+        resume: bool,
+        missing_ok: bool,
+        notify: Callable[[str], None],
+    ) -> None:
+        self.run_dir = run_dir
+        self.replacement: Replacement | None = None
+        has_leftover = bool(leftovers(run_dir))
+        # Read-only checks first: a refused call creates nothing and locks nothing.
+        _refuse_foreign(run_dir, force=force, resume=resume)
+        if resume and not run_dir.exists() and not (missing_ok or has_leftover):
+            _prepare_run_folder(run_dir, config, force=force, resume=resume)
+        created = not run_dir.exists()
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.lock: RunFolderLock | None = None
+        try:
+            self.lock = RunFolderLock(run_dir)
+            # Under the lock only: another process's temporary files are its live writes.
+            for entry in run_dir.iterdir():
+                if _is_scratch_file(entry.name) and entry.is_file():
+                    entry.unlink()  # left by a process killed mid-write
+            self.lock = recover_interrupted_replacements(run_dir, self.lock, notify)
+            self.start = _prepare_run_folder(
+                run_dir, config, force=force, resume=resume, missing_ok=missing_ok or has_leftover
+            )
+            if self.start.replace:
+                self.replacement, self.lock = replace_run(run_dir, self.lock)
+        except BaseException:
+            if created:
+                _remove_if_only_lock(run_dir)
+            self.close()
+            raise
+
+    def commit(self) -> None:
+        """The new run is complete: delete the run it replaced."""
+        if self.replacement is not None:
+            self.replacement.discard()
+            self.replacement = None
+
+    def roll_back(self) -> str:
+        """The new run did not complete: put the replaced run back; return a note for the user ('' if none)."""
+        if self.replacement is None or self.lock is None:
+            return ""
+        replacement, self.replacement = self.replacement, None
+        self.lock, note = replacement.restore(self.lock)
+        return note
+
+    def close(self) -> None:
+        """Release the lock(s); a replacement not committed stays aside for the next start to recover."""
+        if self.replacement is not None:
+            self.replacement.release()
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+
+def _remove_if_only_lock(run_dir: Path) -> None:
+    """Undo a folder this call created, when it holds nothing but the lock file."""
+    try:
+        if [entry.name for entry in run_dir.iterdir()] == [LOCK_NAME]:
+            (run_dir / LOCK_NAME).unlink()
+            run_dir.rmdir()
+    except OSError:
+        pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import tomllib
 import zipfile
 from dataclasses import dataclass, field
@@ -185,6 +186,8 @@ def read_run(run_dir: str | Path) -> RunRecord:
     ValueError
         When config.toml or metrics.csv is missing or malformed, or densities.npz lacks a key.
     """
+    if not isinstance(run_dir, (str, os.PathLike)):
+        raise ValueError(f"run_dir must be the path of a run folder; got {type(run_dir).__name__}")
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(f"run folder {run_dir} does not exist")

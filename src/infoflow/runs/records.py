@@ -19,10 +19,11 @@ import numpy as np
 import torch
 
 # metrics.csv's leading columns, in order; estimator columns mi_<name>_nats follow, then
-# std_error_nats (the Monte-Carlo standard error of mi_nats) and density_outside (the largest
-# fraction of a unit's density mass that fell outside the layer's density grid).
+# std_error_nats (the Monte-Carlo standard error of mi_nats), density_outside (the largest
+# fraction of a unit's density mass that fell outside the layer's density grid) and
+# binned_entropy_nats (the clustering statistic H(Bin(S_l)), when asked for).
 METRIC_COLUMNS = ("seed", "epoch", "layer", "mi_nats", "true_mi_nats", "mi_label_nats", "accuracy", "loss", "lr")
-TRAILING_COLUMNS = ("std_error_nats", "density_outside")
+TRAILING_COLUMNS = ("std_error_nats", "density_outside", "binned_entropy_nats")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class EpochRecord:
         Monte-Carlo standard error of ``mi_input`` per layer, nats.
     density_outside : list of float or None
         Per layer, the largest fraction of a unit's density mass outside its grid.
+    binned_entropy : list of float or None
+        Per layer, the plug-in entropy (nats) of the clean samples S_l binned in cubes of a fixed
+        side: a clustering statistic (lower = more clustered).
     """
 
     epoch: int
@@ -64,6 +68,7 @@ class EpochRecord:
     densities: list[np.ndarray] | None = None
     mi_std_error: list[float] | None = None
     density_outside: list[float] | None = None
+    binned_entropy: list[float] | None = None
 
     @property
     def is_measured(self) -> bool:
@@ -130,6 +135,7 @@ class RunRecords:
         trailing = [
             nan_layers if record.mi_std_error is None else record.mi_std_error,
             nan_layers if record.density_outside is None else record.density_outside,
+            nan_layers if record.binned_entropy is None else record.binned_entropy,
         ]
         for values in (*measured, *estimators, *trailing):
             if len(values) != self.n_layers:

@@ -9,8 +9,11 @@ trainer, and writes what the trainer records into a run folder (docs/DESIGN.md):
     RUN/manifest.json   versions, command, seeds, timings, status
     RUN/checkpoint.pt   the latest state, for resume (torch.load(weights_only=True))
 
-Safety rules: an invalid config creates nothing on disk; a non-empty folder is never written
-into unless resumed, and replaced (``force``) only when it is an infoflow run; every file is
+Safety rules: an invalid config, or one too large for this machine's memory, creates nothing
+on disk; one process at a time works in a run folder (an exclusive lock, ``runs/lock.py``); a
+non-empty folder is never written into unless resumed, and replaced (``force``) only when it is
+an infoflow run holding nothing but a run's own files, the old run coming back if the new one
+does not complete (``runs/replace.py``); every file is
 written atomically (temporary file, fsync, ``os.replace``); the checkpoint (taken after an epoch,
 at most once a second by default, and at the end of every seed) holds the network, the learning
 rate schedule, every random generator's state and every record so far, so a run killed at any
@@ -22,24 +25,19 @@ never interrupted.
 from __future__ import annotations
 
 import dataclasses
-import io
-import json
 import math
 import os
-import platform
-import shutil
 import sys
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 import torch
 
+from infoflow.config.limits import check_config_limits
 from infoflow.config.schema import (
-    CHECKPOINT_FORMAT,
     CHECKPOINT_INTERVAL_S,
     RUN_THREADS,
     ExperimentConfig,
@@ -51,11 +49,12 @@ from infoflow.config.schema import (
 from infoflow.data.dataset import FiniteDataset
 from infoflow.data.distributions import DiscreteUniform, Gaussian, GaussianMixture, InputDistribution, Uniform
 from infoflow.data.labels import ThresholdLabels
-from infoflow.files import write_atomically
+from infoflow.data.szt import N_PATTERNS, szt_dataset, szt_test_rows
 from infoflow.models.mlp import NoisyMLP
 from infoflow.papers.kong2019.networks import seed_network
-from infoflow.runs.folder import _prepare_run_folder, _Start
-from infoflow.runs.records import EpochRecord, RunRecords
+from infoflow.runs.folder import OpenRunFolder, _Start
+from infoflow.runs.records import EpochRecord
+from infoflow.runs.writer import RunWriter, best_effort, utc_now, write_file
 from infoflow.threads import torch_threads
 from infoflow.training.trainer import (
     RecordingSettings,
@@ -99,7 +98,18 @@ def build_inputs(config: InputsConfig) -> InputDistribution:
         return Uniform(config.low, config.high)
     if config.kind == "dataset":
         return FiniteDataset.from_file(config.path, label_column=config.label_column)
+    if config.kind == "szt":
+        return szt_dataset("all")
     return GaussianMixture(config.means, config.variances, config.weights)
+
+
+def _training_split(config: InputsConfig) -> float | tuple[np.ndarray, np.ndarray] | None:
+    """Return how a data set's rows divide into training and test sets (see ``Trainer``)."""
+    if config.kind == "szt":
+        # The published split: 819 held-out patterns (Goldfeld et al.'s experiments).
+        test = szt_test_rows()
+        return np.setdiff1d(np.arange(N_PATTERNS), test), test
+    return getattr(config, "split", None)
 
 
 def build_labels(config: LabelsConfig) -> ThresholdLabels | None:
@@ -126,6 +136,9 @@ def recording_settings(config: ExperimentConfig) -> RecordingSettings:
         points=estimation.points,
         label_information=estimation.label_information,
         true_information=estimation.true_information,
+        target_std_error=estimation.target_std_error,
+        stratified=estimation.stratified,
+        clustering_bin_size=estimation.clustering_bin_size,
         estimators=tuple(name for name in estimation.estimators if name != "sp"),
         bin_size=estimation.binning_bin_size,
         density_limits=config.density.limits,
@@ -142,7 +155,7 @@ def build_trainer(config: ExperimentConfig, seed: int) -> Trainer:
         training_settings(config),
         recording_settings(config),
         seed=seed,
-        split=getattr(config.inputs, "split", None),
+        split=_training_split(config.inputs),
     )
 
 
@@ -217,10 +230,6 @@ class _Progress:
 # ----------------------------------------------------------------------------------------------
 
 
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def resolved_config_text(config: ExperimentConfig) -> str:
     """Return the text of a run's config.toml: a comment line, then :func:`config_to_toml`."""
     from infoflow import __version__
@@ -229,91 +238,6 @@ def resolved_config_text(config: ExperimentConfig) -> str:
         f"# Resolved config of experiment {config.name!r} (infoflow {__version__}); every default filled in.\n"
         + config_to_toml(config)
     )
-
-
-class _RunWriter:
-    """Writes one run folder: records, checkpoint, manifest."""
-
-    def __init__(self, run_dir: Path, config: ExperimentConfig, config_text: str, command: str | None) -> None:
-        from infoflow import __version__
-
-        self.run_dir = run_dir
-        self.config = config
-        self.config_text = config_text
-        self.records = RunRecords(
-            config.seeds,
-            config.network.n_layers,
-            [name for name in config.estimation.estimators if name != "sp"],
-            None
-            if config.density.limits is None
-            else [
-                None if limits == "auto" else np.linspace(limits[0], limits[1], config.density.points)
-                for limits in config.density.limits
-            ],
-        )
-        self.manifest: dict[str, Any] = {
-            "infoflow_version": __version__,
-            "torch_version": torch.__version__,
-            "numpy_version": np.__version__,
-            "python_version": platform.python_version(),
-            "platform": platform.platform(),
-            "command": command if command is not None else "infoflow.run_experiment (Python API)",
-            "name": config.name,
-            "seeds": list(config.seeds),
-            "started_utc": _utc_now(),
-            "finished_utc": None,
-            "timings_s": {"total": 0.0, "per_seed": [], "per_epoch_mean": None},
-            "status": "running",
-            "message": "",
-            "resumed": 0,
-        }
-        # Seconds spent training and recording, summed over every process that worked on the run.
-        self.timings = {"total": 0.0, "per_seed": [0.0] * len(config.seeds), "epoch_seconds": 0.0, "epochs_timed": 0}
-
-    def write_manifest(self) -> None:
-        timings = self.timings
-        per_epoch = timings["epoch_seconds"] / timings["epochs_timed"] if timings["epochs_timed"] else None
-        self.manifest["timings_s"] = {
-            "total": round(timings["total"], 3),
-            "per_seed": [round(value, 3) for value in timings["per_seed"]],
-            "per_epoch_mean": None if per_epoch is None else round(per_epoch, 6),
-        }
-        text = json.dumps(self.manifest, indent=2) + "\n"
-        write_atomically(self.run_dir / "manifest.json", text.encode("utf-8"))
-
-    def write_records(self, densities: bool = True) -> None:
-        write_atomically(self.run_dir / "metrics.csv", self.records.csv_text().encode("utf-8"))
-        if densities:
-            npz = self.records.npz_bytes()
-            if npz is not None:
-                write_atomically(self.run_dir / "densities.npz", npz)
-
-    def write_checkpoint(self, seed_index: int, trainer: Trainer | None) -> None:
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "config_toml": self.config_text,
-            "seed_index": seed_index,
-            "trainer": None if trainer is None else trainer.state_dict(),
-            "records": self.records.state(),
-            "timings": dict(self.timings, per_seed=list(self.timings["per_seed"])),
-            "started_utc": self.manifest["started_utc"],
-        }
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        write_atomically(self.run_dir / "checkpoint.pt", buffer.getvalue())
-
-    def restore(self, checkpoint: dict[str, Any], manifest: dict[str, Any] | None) -> None:
-        self.records.load_state(checkpoint["records"])
-        saved = checkpoint["timings"]
-        self.timings = {
-            "total": float(saved["total"]),
-            "per_seed": [float(value) for value in saved["per_seed"]],
-            "epoch_seconds": float(saved["epoch_seconds"]),
-            "epochs_timed": int(saved["epochs_timed"]),
-        }
-        self.manifest["started_utc"] = checkpoint["started_utc"]
-        if manifest is not None:
-            self.manifest["resumed"] = int(manifest.get("resumed", 0)) + 1
 
 
 def run_experiment(
@@ -325,6 +249,7 @@ def run_experiment(
     progress: bool = True,
     command: str | None = None,
     checkpoint_interval_s: float = CHECKPOINT_INTERVAL_S,
+    missing_ok: bool = False,
 ) -> Path:
     """Run every seed of ``config`` into the run folder ``run_dir`` and return its path.
 
@@ -335,19 +260,26 @@ def run_experiment(
     run_dir : path
         The output folder. It must be absent or empty, unless ``resume`` or ``force``.
     force : bool
-        Replace an existing infoflow run in ``run_dir`` (never a folder that is not one). The old
-        run is moved aside and deleted once the new run has finished.
+        Replace an existing infoflow run in ``run_dir``: never a folder that is not one, nor one
+        holding files that no run wrote (refused, naming them). The old run is moved aside and
+        deleted once the new run is complete; if the new run does not complete, the old one is
+        put back (at once, or at the next start on ``run_dir`` after a kill).
     resume : bool
         Continue the run in ``run_dir`` from its last checkpoint (the config must be the same);
-        start it if the folder is absent or empty; do nothing if it is complete.
+        start it if the folder is empty; do nothing if it is complete. An absent ``run_dir``
+        is refused (a mistyped path must not start a new run) unless ``missing_ok``.
     progress : bool
         Show a progress line on stderr.
     command : str, optional
         The command line, recorded in the manifest.
     checkpoint_interval_s : float
-        Seconds between checkpoints (and rewrites of metrics.csv and densities.npz), >= 0; 0
-        checkpoints every epoch. A checkpoint is also taken at the end of every seed. Where it
-        is taken changes nothing in the results: a resumed run matches an uninterrupted one.
+        Least seconds between checkpoints (and rewrites of metrics.csv and densities.npz), >= 0;
+        0 checkpoints every epoch. Otherwise the interval also stretches to ten times the last
+        checkpoint's write time, so a long run's growing records cost at most ~10% of its time.
+        A checkpoint is also taken at the end of every seed. Where it is taken changes nothing
+        in the results: a resumed run matches an uninterrupted one.
+    missing_ok : bool
+        With ``resume``: start a new run when ``run_dir`` does not exist.
 
     Returns
     -------
@@ -357,8 +289,12 @@ def run_experiment(
     ------
     FileExistsError
         ``run_dir`` is not empty and neither option allows using it.
+    FileNotFoundError
+        ``resume`` of an absent ``run_dir``.
     ValueError
-        Bad arguments, or a resume that does not match the folder's run.
+        Bad arguments, a config too large for this machine's memory (``ConfigError``, naming
+        the field), a resume that does not match the folder's run, or another process working
+        in ``run_dir`` (``RunFolderBusy``: every run holds an exclusive lock on its folder).
     TrainingDiverged
         Training produced NaN/inf; the run folder keeps every epoch recorded before it and its
         manifest says ``"failed"``.
@@ -370,22 +306,41 @@ def run_experiment(
     if not (isinstance(checkpoint_interval_s, (int, float)) and checkpoint_interval_s >= 0):
         raise ValueError(f"checkpoint_interval_s must be a number >= 0; got {checkpoint_interval_s!r}")
     run_dir = Path(run_dir)
+    # Everything that can be refused is refused before the folder is touched.
+    check_config_limits(config)
+    build_network(config.network, config.seeds[0])
+    build_labels(config.labels)
     config_text = resolved_config_text(config)
-    start = _prepare_run_folder(run_dir, config, force=force, resume=resume)
     bar = _Progress(progress, config.name, config.seeds, config.training.epochs)
-    if start.already_complete:
-        bar.message(f"{config.name}: the run in {run_dir} is already complete")
-        return run_dir
-    if start.replaced is not None:
-        os.replace(run_dir, start.replaced)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    for entry in run_dir.iterdir():
-        if ".tmp-" in entry.name and entry.is_file():
-            entry.unlink()  # left by a process killed mid-write
-
-    with torch_threads(RUN_THREADS):
-        _execute(run_dir, config, config_text, command, start, bar, checkpoint_interval_s)
+    folder = OpenRunFolder(run_dir, config, force=force, resume=resume, missing_ok=missing_ok, notify=_notify)
+    try:
+        start = folder.start
+        if start.already_complete:
+            bar.message(f"{config.name}: the run in {run_dir} is already complete")
+            return run_dir
+        try:
+            with torch_threads(RUN_THREADS):
+                _execute(run_dir, config, config_text, command, start, bar, checkpoint_interval_s)
+        except TrainingDiverged as error:
+            note = folder.roll_back()
+            where = f"{note} (the failed run is discarded)" if note else f"the epochs before it are in {run_dir}"
+            raise TrainingDiverged(f"{config.name}: {error}; {where}") from None
+        except BaseException:
+            # A replacement that did not complete never costs the run it was replacing.
+            note = folder.roll_back()
+            if note:
+                _notify(f"{note}: the --force run did not complete")
+            raise
+        folder.commit()
+    finally:
+        folder.close()
     return run_dir
+
+
+def _notify(text: str) -> None:
+    """Tell the user about something done to their folders (whatever ``progress`` says)."""
+    sys.stderr.write(f"infoflow: {text}\n")
+    sys.stderr.flush()
 
 
 def _execute(
@@ -398,13 +353,13 @@ def _execute(
     checkpoint_interval_s: float,
 ) -> None:
     """Train every seed not yet done, writing the run folder as it goes."""
-    writer = _RunWriter(run_dir, config, config_text, command)
+    writer = RunWriter(run_dir, config, config_text, command)
     first_seed_index, trainer_state = 0, None
     if start.checkpoint is not None:
         writer.restore(start.checkpoint, start.manifest)
         first_seed_index, trainer_state = int(start.checkpoint["seed_index"]), start.checkpoint["trainer"]
         bar.message(f"{config.name}: resuming {run_dir} at seed index {first_seed_index}")
-    write_atomically(run_dir / "config.toml", config_text.encode("utf-8"))
+    write_file(run_dir / "config.toml", config_text.encode("utf-8"))
     writer.write_records()
     writer.write_manifest()
 
@@ -414,34 +369,24 @@ def _execute(
             trainer_state = None
             writer.write_manifest()
     except TrainingDiverged as error:
-        writer.manifest.update(status="failed", message=str(error), finished_utc=_utc_now())
-        writer.write_records()
-        writer.write_manifest()
-        # The run this one was to replace is kept: a failed run never costs a finished one.
-        kept = f"; the run it was to replace is kept in {start.replaced}" if start.replaced is not None else ""
-        raise TrainingDiverged(f"{config.name}: {error}; the epochs before it are in {run_dir}{kept}") from None
+        writer.manifest.update(status="failed", message=str(error), finished_utc=utc_now())
+        best_effort(writer.write_records, writer.write_manifest)
+        raise
     except Exception as error:
-        writer.manifest.update(status="failed", message=f"{type(error).__name__}: {error}", finished_utc=_utc_now())
-        writer.write_records()
-        writer.write_manifest()
+        writer.manifest.update(status="failed", message=f"{type(error).__name__}: {error}", finished_utc=utc_now())
+        best_effort(writer.write_records, writer.write_manifest)
         raise
     except BaseException:
         writer.manifest["message"] = "interrupted; continue with --resume"
-        writer.write_manifest()
+        best_effort(writer.write_manifest)
         raise
-    writer.manifest.update(status="complete", message="", finished_utc=_utc_now())
+    writer.manifest.update(status="complete", message="", finished_utc=utc_now())
     writer.write_records()
     writer.write_manifest()
-    _discard_replaced(start.replaced)
-
-
-def _discard_replaced(replaced: Path | None) -> None:
-    if replaced is not None and replaced.exists():
-        shutil.rmtree(replaced)
 
 
 def _run_seed(
-    writer: _RunWriter,
+    writer: RunWriter,
     bar: _Progress,
     seed_index: int,
     trainer_state: dict[str, Any] | None,
@@ -462,6 +407,7 @@ def _run_seed(
         trainer.load_state_dict(trainer_state)
     bar.start_seed(seed)
     epoch_started = last_checkpoint = time.perf_counter()
+    interval = checkpoint_interval_s
     for record in trainer.run():
         if records.grids is not None and any(grid is None for grid in records.grids) and trainer.probe.grids:
             records.grids = [
@@ -474,11 +420,14 @@ def _run_seed(
         writer.timings["per_seed"][seed_index] += elapsed
         writer.timings["epoch_seconds"] += elapsed
         writer.timings["epochs_timed"] += 1
-        if now - last_checkpoint >= checkpoint_interval_s and not trainer.finished:
+        if now - last_checkpoint >= interval and not trainer.finished:
             # The checkpoint first: a kill after it leaves files that resume rewrites from it.
             writer.write_checkpoint(seed_index, trainer)
             writer.write_records()
             last_checkpoint = time.perf_counter()
+            if checkpoint_interval_s > 0:
+                # The files grow with the epochs done; rewriting them must not come to dominate.
+                interval = max(checkpoint_interval_s, 10.0 * (last_checkpoint - now))
         bar.update(seed, record)
     writer.write_checkpoint(seed_index + 1, None)
     writer.write_records()

@@ -36,6 +36,7 @@ from infoflow.estimators.sample_propagation import ESTIMATORS
 from infoflow.measure.probe import InformationProbe
 from infoflow.models.mlp import NoisyMLP
 from infoflow.runs.records import EpochRecord
+from infoflow.validation import MAX_SEED, check_memory
 
 LOSSES = ("mse", "cross_entropy")
 OPTIMIZERS = ("sgd", "adam")
@@ -127,6 +128,12 @@ class RecordingSettings:
         epochs; or ``points`` log-spaced epochs. Epoch 0 and the last epoch are always included.
     every, points : int
         Parameters of the "interval" and "log" schedules.
+    target_std_error : float
+        Monte-Carlo standard error aimed at for each I(X;T_l), nats.
+    stratified : bool
+        Draws for h(T_l) take every point of a uniform discrete X equally often.
+    clustering_bin_size : float or None
+        Also record H(Bin(S_l)) with cubes of this side (the clustering statistic).
     label_information : bool
         Also measure I(T_l;Y).
     true_information : bool
@@ -151,6 +158,9 @@ class RecordingSettings:
     points: int = 60
     label_information: bool = True
     true_information: bool = False
+    target_std_error: float = 0.01
+    stratified: bool = False
+    clustering_bin_size: float | None = None
     estimators: tuple[str, ...] = ()
     bin_size: float = 0.05
     density_limits: tuple[tuple[float, float] | str, ...] | None = None
@@ -191,8 +201,12 @@ def _require(condition: bool, name: str, allowed: str, value: Any) -> None:
         raise ValueError(f"{name} must be {allowed}; got {value!r}")
 
 
-def measured_epochs(schedule: str, epochs: int, *, every: int = 1, points: int = 60) -> list[int]:
-    """Return the sorted epochs (0..epochs) at which information is measured.
+class MeasurementSchedule:
+    """The epochs (0..epochs) at which information is measured, without listing them.
+
+    ``epoch in schedule`` costs O(1) for "every" and "interval" whatever ``epochs`` is, so a run
+    configured for 10**12 epochs allocates nothing per configured epoch; "log" holds at most
+    ``points`` epochs.
 
     Parameters
     ----------
@@ -200,26 +214,57 @@ def measured_epochs(schedule: str, epochs: int, *, every: int = 1, points: int =
         "every": all epochs. "interval": 0, every, 2*every, ... "log": up to ``points`` epochs
         spaced evenly in log(1 + epoch), which samples the fast early changes densely.
     epochs : int
-        The last epoch.
+        The last epoch (always measured, like epoch 0).
     every, points : int
         Interval length; number of log-spaced points (>= 2).
+    """
+
+    def __init__(self, schedule: str, epochs: int, *, every: int = 1, points: int = 60) -> None:
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}")
+        _require(_is_int(epochs) and epochs >= 0, "epochs", "an integer >= 0", epochs)
+        _require(_is_int(every) and every >= 1, "every", "an integer >= 1", every)
+        _require(_is_int(points) and points >= 2, "points", "an integer >= 2", points)
+        self.kind, self.epochs, self.every = schedule, epochs, every
+        self.log_epochs: frozenset[int] = frozenset()
+        if schedule == "log":
+            # log(1 + e) spacing includes 0 naturally; rounding merges the crowded early points,
+            # so fewer than ``points`` epochs may come out when epochs is small.
+            check_memory("points", points, 3 * 8 * points, "the log schedule's grid")
+            grid = np.expm1(np.linspace(0.0, math.log1p(epochs), points))
+            self.log_epochs = frozenset({int(round(value)) for value in grid} | {0, epochs})
+
+    def __contains__(self, epoch: object) -> bool:
+        if not _is_int(epoch) or not 0 <= epoch <= self.epochs:  # type: ignore[operator]
+            return False
+        if epoch in (0, self.epochs) or self.kind == "every":
+            return True
+        if self.kind == "interval":
+            return epoch % self.every == 0  # type: ignore[operator]
+        return epoch in self.log_epochs
+
+
+def measured_epochs(schedule: str, epochs: int, *, every: int = 1, points: int = 60) -> list[int]:
+    """Return the sorted epochs (0..epochs) at which information is measured.
+
+    A list of every measured epoch: for a long run prefer :class:`MeasurementSchedule`, which
+    answers ``epoch in schedule`` without listing them.
+
+    Parameters
+    ----------
+    schedule, epochs, every, points :
+        As for :class:`MeasurementSchedule`.
 
     Returns
     -------
     list of int, always holding 0 and ``epochs``.
     """
+    chosen = MeasurementSchedule(schedule, epochs, every=every, points=points)
     if schedule == "every":
-        chosen = set(range(epochs + 1))
-    elif schedule == "interval":
-        chosen = set(range(0, epochs + 1, every))
-    elif schedule == "log":
-        # log(1 + e) spacing includes 0 naturally; rounding merges the crowded early points, so
-        # fewer than ``points`` epochs may come out when epochs is small.
-        grid = np.expm1(np.linspace(0.0, math.log1p(epochs), points))
-        chosen = {int(round(value)) for value in grid}
-    else:
-        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {schedule!r}")
-    return sorted(chosen | {0, epochs})
+        return list(range(epochs + 1))
+    if schedule == "interval":
+        return sorted(set(range(0, epochs + 1, every)) | {epochs})
+    return sorted(chosen.log_epochs)
 
 
 def derived_generator(seed: int, stream: str) -> torch.Generator:
@@ -234,8 +279,8 @@ def derived_generator(seed: int, stream: str) -> torch.Generator:
     """
     if stream not in STREAMS:
         raise ValueError(f"stream must be one of {', '.join(STREAMS)}; got {stream!r}")
-    if not (_is_int(seed) and seed >= 0):
-        raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
+    if not (_is_int(seed) and 0 <= seed <= MAX_SEED):
+        raise ValueError(f"seed must be an integer in [0, 2**53 - 1]; got {seed!r}")
     # SeedSequence hashes (seed, stream) into well-mixed, independent 63-bit seeds.
     words = np.random.SeedSequence([seed, STREAMS.index(stream)]).generate_state(2, np.uint32)
     generator = torch.Generator()
@@ -303,7 +348,7 @@ class Trainer:
         recording: RecordingSettings,
         *,
         seed: int,
-        split: float | None = None,
+        split: float | tuple[Any, Any] | None = None,
     ) -> None:
         n_outputs = net.widths[-1]
         if n_outputs != 1 and training.loss != "cross_entropy":
@@ -333,14 +378,16 @@ class Trainer:
         self.seed = seed
         self.n_outputs = n_outputs
         self.generators = {stream: derived_generator(seed, stream) for stream in STREAMS if stream != "init"}
-        self.schedule = frozenset(
-            measured_epochs(recording.schedule, training.epochs, every=recording.every, points=recording.points)
+        self.schedule = MeasurementSchedule(
+            recording.schedule, training.epochs, every=recording.every, points=recording.points
         )
         if labels is None:
             # A data set: its own rows and labels, split once (or train and test on every row).
             rows = inputs.x
             targets = inputs.y.reshape(len(rows), -1).to(torch.float64)
-            if split is not None:
+            if isinstance(split, tuple):
+                train_rows, test_rows = (torch.as_tensor(part, dtype=torch.int64) for part in split)
+            elif split is not None:
                 order = torch.randperm(len(rows), generator=self.generators["data"])
                 n_train = max(1, min(len(rows) - 1, round(split * len(rows))))
                 train_rows, test_rows = order[:n_train], order[n_train:]
@@ -378,6 +425,9 @@ class Trainer:
             bin_size=recording.bin_size,
             label_information=recording.label_information,
             true_information=recording.true_information,
+            target_std_error=recording.target_std_error,
+            stratified=recording.stratified,
+            clustering_bin_size=recording.clustering_bin_size,
             densities=recording.density_limits is not None,
             density_points=recording.density_points,
             density_limits=recording.density_limits,
