@@ -110,7 +110,14 @@ def test_run_folder_layout(tmp_path: Path) -> None:
 
     with (run_dir / "metrics.csv").open() as handle:
         header = handle.readline().strip().split(",")
-    assert header == [*METRIC_COLUMNS, "mi_kl_upper_nats", "std_error_nats", "density_outside", "binned_entropy_nats"]
+    assert header == [
+        *METRIC_COLUMNS,
+        "mi_kl_upper_nats",
+        "std_error_nats",
+        "density_outside",
+        "binned_entropy_nats",
+        "train_accuracy",
+    ]
     rows = read_csv(run_dir / "metrics.csv")
     assert len(rows) == 2 * 5 * 2  # seeds x epochs 0..4 x layers
     assert {(row["seed"], row["layer"]) for row in rows} == {("0", "1"), ("0", "2"), ("1", "1"), ("1", "2")}

@@ -47,7 +47,7 @@ from infoflow.config.sections import (
 # The run folder's constants (used by runs/ and training/; they belong with the run-folder format).
 RUN_FILES = ("config.toml", "metrics.csv", "densities.npz", "manifest.json", "checkpoint.pt", "figures")
 METRIC_COLUMNS = ("seed", "epoch", "layer", "mi_nats", "true_mi_nats", "mi_label_nats", "accuracy", "loss", "lr")
-CHECKPOINT_FORMAT = "infoflow-checkpoint-1"
+CHECKPOINT_FORMAT = "infoflow-checkpoint-2"  # 2: records by recorded epoch, Adam state, train_accuracy stream
 # Runs use one intra-op thread: for networks this small, threads cost more than they save (ten
 # times slower on a busy two-core machine), and one thread makes every number independent of
 # the machine's core count.

@@ -21,9 +21,10 @@ import torch
 # metrics.csv's leading columns, in order; estimator columns mi_<name>_nats follow, then
 # std_error_nats (the Monte-Carlo standard error of mi_nats), density_outside (the largest
 # fraction of a unit's density mass that fell outside the layer's density grid) and
-# binned_entropy_nats (the clustering statistic H(Bin(S_l)), when asked for).
+# binned_entropy_nats (the clustering statistic H(Bin(S_l)), when asked for) and train_accuracy
+# (the reference trainer's training-set accuracy at measured epochs).
 METRIC_COLUMNS = ("seed", "epoch", "layer", "mi_nats", "true_mi_nats", "mi_label_nats", "accuracy", "loss", "lr")
-TRAILING_COLUMNS = ("std_error_nats", "density_outside", "binned_entropy_nats")
+TRAILING_COLUMNS = ("std_error_nats", "density_outside", "binned_entropy_nats", "train_accuracy")
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ class EpochRecord:
     binned_entropy : list of float or None
         Per layer, the plug-in entropy (nats) of the clean samples S_l binned in cubes of a fixed
         side: a clustering statistic (lower = more clustered).
+    train_accuracy : float
+        Accuracy on the training set (NaN where not measured).
     """
 
     epoch: int
@@ -69,6 +72,7 @@ class EpochRecord:
     mi_std_error: list[float] | None = None
     density_outside: list[float] | None = None
     binned_entropy: list[float] | None = None
+    train_accuracy: float = math.nan
 
     @property
     def is_measured(self) -> bool:
@@ -152,6 +156,7 @@ class RunRecords:
                 record.learning_rate,
                 *(column[layer] for column in estimators),
                 *(column[layer] for column in trailing),
+                record.train_accuracy,
             ]
         self._append_rows(rows)
         if record.densities is not None:

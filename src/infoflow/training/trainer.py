@@ -22,6 +22,7 @@ its state as plain tensors and numbers so that a caller can checkpoint and resum
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ SCHEDULES = ("every", "interval", "log")
 
 # The independent random streams of one training run; each is a torch.Generator derived from
 # (seed, purpose), so adding draws to one stream never shifts the numbers of another.
-STREAMS = ("init", "data", "train", "test", "estimation")
+STREAMS = ("init", "data", "train", "test", "estimation", "train_accuracy")
 
 
 class TrainingDiverged(RuntimeError):
@@ -275,7 +276,7 @@ def derived_generator(seed: int, stream: str) -> torch.Generator:
     seed : int
         The run's seed, >= 0.
     stream : str
-        One of ``STREAMS``: "init", "data", "train", "test", "estimation".
+        One of ``STREAMS``: "init", "data", "train", "test", "estimation", "train_accuracy".
     """
     if stream not in STREAMS:
         raise ValueError(f"stream must be one of {', '.join(STREAMS)}; got {stream!r}")
@@ -527,16 +528,20 @@ class Trainer:
 
     def _test_accuracy(self) -> float:
         """Return the fraction of test examples whose noisy output falls on their label's side (or argmax class)."""
+        return self._accuracy(self.test_inputs, self.test_labels, self.generators["test"])
+
+    def _accuracy(self, inputs: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> float:
+        """Return the accuracy of the noisy output on ``inputs`` (n, d_0) against ``labels`` (n, 1)."""
         with torch.no_grad():
-            output = self.net(self.test_inputs, self.generators["test"])
+            output = self.net(inputs, generator)
         if self.n_outputs > 1:
-            correct = output.argmax(dim=-1) == self.test_labels[:, 0].to(torch.int64)
+            correct = output.argmax(dim=-1) == labels[:, 0].to(torch.int64)
             return float(correct.to(torch.float64).mean())
         if self.labels is None and self.training.loss == "cross_entropy":
             predicted_above = output > 0
         else:
             predicted_above = self._class_margin(output) > 0
-        truly_above = self._class_margin(self.test_labels) > 0
+        truly_above = self._class_margin(labels) > 0
         return float((predicted_above == truly_above).to(torch.float64).mean())
 
     def _check_finite(self, epoch: int, loss: float) -> None:
@@ -573,6 +578,10 @@ class Trainer:
         accuracy = self._test_accuracy()
         if epoch in self.schedule:
             record = self._measure(epoch, accuracy, loss, learning_rate)
+            # Training-set accuracy at measured epochs, from its own random stream (so adding it
+            # changes no other number).
+            train_accuracy = self._accuracy(self.train_inputs, self.train_labels, self.generators["train_accuracy"])
+            record = dataclasses.replace(record, train_accuracy=train_accuracy)
             assert record.mi_input is not None
             if not all(math.isfinite(value) for value in record.mi_input):
                 raise TrainingDiverged(

@@ -44,12 +44,18 @@ def report_text(run_dir: str | Path) -> str:
     run = read_run(run_dir)
     findings = run_findings(str(run_dir))
     accuracy = run.metrics.groupby("epoch")["accuracy"].mean()
+    train = run.metrics.dropna(subset=["train_accuracy"]) if "train_accuracy" in run.metrics else None
+    train_accuracy = (
+        float(train.groupby("epoch")["train_accuracy"].mean().iloc[-1])
+        if train is not None and len(train)
+        else float("nan")
+    )
     timings = run.manifest.get("timings_s", {})
     lines = [
         "# SZT experiment (Goldfeld et al. 2019, §6) — infoflow",
         "",
         f"Run folder `{Path(run_dir).name}`; seeds {run.seeds.tolist()}; {int(run.epochs.max())} epochs; "
-        f"final test accuracy {accuracy.iloc[-1]:.3f}; training and measuring took "
+        f"final accuracy: train {train_accuracy:.3f}, test {accuracy.iloc[-1]:.3f}; training and measuring took "
         f"{timings.get('total', float('nan')):.0f} s.",
         "",
         f"Compression: the MI's smoothed peak minus its end value, significant above "
