@@ -21,6 +21,7 @@ from infoflow.estimators.truth import (
 from infoflow.measure.probe import InformationProbe
 from infoflow.models.mlp import NoisyMLP
 from infoflow.models.noise import GaussianNoise
+from infoflow.models.rnn import NoisyElman
 from infoflow.papers.kong2019.networks import seed_network
 from infoflow.runs.reader import read_run
 from infoflow.training.experiment import run_experiment
@@ -42,6 +43,7 @@ __all__ = [
     "Uniform",
     "FiniteDataset",
     "GaussianNoise",
+    "NoisyElman",
     "InformationProbe",
     "read_run",
     "load_config",

@@ -102,8 +102,10 @@ def data_files(tmp_path: Path) -> Path:
 
 
 def test_the_shipped_experiments() -> None:
-    # Kong (2019)'s five figures and Goldfeld et al. (2019)'s SZT experiment.
-    assert shipped_experiments() == ["fig2", "fig3", "fig4", "fig5", "fig6", "szt"]
+    # Kong (2019)'s five figures and its future work (rnn, uniform-*), Goldfeld et al. (2019)'s SZT.
+    assert shipped_experiments() == [
+        "fig2", "fig3", "fig4", "fig5", "fig6", "rnn", "szt", "uniform-leaky-tanh", "uniform-tanh-tanh"
+    ]  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["fig2", "fig3", "fig4", "fig5", "fig6"])
@@ -569,7 +571,7 @@ def test_errors_say_what_is_allowed_and_what_was_given() -> None:
         "fig2.toml: training.learning_rate must be a finite number > 0; got 0"
     )
     assert message(TINY.replace('preset = "tanh-tanh"', 'preset = "tanh-tanh"\nwidht = 3')) == (
-        "fig2.toml: network.widht is not a known key; allowed: preset, widths, activations, init, beta"
+        "fig2.toml: network.widht is not a known key; allowed: preset, kind, hidden, steps, widths, activations, init, beta"
     )
     assert message(TINY.replace("var = 0.25", "var = 0.25\nvalues = [1.0]")) == (
         "fig2.toml: inputs.values is not a known key; allowed: kind, mean, var"

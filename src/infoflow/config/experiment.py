@@ -33,9 +33,10 @@ class ExperimentConfig:
     one), and picklable (it is sent to worker processes). Cross-table rules:
 
     - ``network.widths[0]`` is the dimension of X when ``[inputs]`` fixes it;
-    - ``labels.kind = "dataset"`` needs ``inputs.kind = "dataset"``; a threshold needs a scalar X;
-    - ``loss = "mse"`` needs a one-unit output; a wider output needs ``loss = "cross_entropy"``
-      with ``labels.kind = "dataset"`` (integer class labels);
+    - ``labels.kind = "dataset"`` needs ``inputs.kind = "dataset"``; a threshold needs a scalar X
+      (``"sum_sign"`` labels X of any dimension);
+    - ``loss = "mse"`` needs a one-unit output (an Elman network's read-out is one unit); a wider
+      output needs ``loss = "cross_entropy"`` with ``labels.kind = "dataset"`` (integer class labels);
     - ``density.limits`` has one entry per layer.
     """
 
@@ -78,11 +79,11 @@ class ExperimentConfig:
             )
         if labels.kind == "threshold" and dim is not None and dim > 1:
             allowed = (
-                f'"dataset" (with inputs.kind = "dataset"): a threshold needs a scalar X, '
-                f"but inputs.{_dimension_field(inputs)} sets d = {dim}"
+                f'"sum_sign" (the sign of x_1 + ... + x_d) or "dataset" (with inputs.kind = "dataset"): '
+                f"a threshold needs a scalar X, but inputs.{_dimension_field(inputs)} sets d = {dim}"
             )
             raise invalid("labels.kind", allowed, "threshold")
-        outputs = network.widths[-1]
+        outputs = network.n_outputs
         if outputs > 1:
             if training.loss == "mse":
                 allowed = 'a list ending with 1 for training.loss = "mse" (a wider output needs "cross_entropy")'

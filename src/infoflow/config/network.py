@@ -1,4 +1,4 @@
-"""``[network]``: a seed network (``preset``) or any widths and activations."""
+"""``[network]``: a seed network (``preset``), any widths and activations, or a noisy Elman RNN (``kind``)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,10 @@ from infoflow.papers.kong2019.networks import SEED_NETWORKS
 PRESETS = tuple(SEED_NETWORKS)
 ACTIVATION_NAMES = tuple(sorted(ACTIVATIONS))
 INITS = ("seed", "default", "zeros")
+# "mlp" (the default) is stored as None so that a feed-forward config, and its resolved
+# config.toml, read exactly as they did before recurrent networks existed.
+NETWORK_KINDS = ("mlp", "elman")
+_ELMAN_ONLY = ("hidden", "steps")
 MIN_BETA = 1e-150
 
 
@@ -26,10 +30,19 @@ def preset_architecture(preset: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
 
 @dataclass(frozen=True, config=SECTION)
 class NetworkConfig:
-    """``[network]``: a seed network (``preset``) or explicit widths and activations.
+    """``[network]``: a seed network (``preset``), explicit widths and activations, or an Elman RNN.
 
     Attributes
     ----------
+    kind : None or "elman"
+        None: a feed-forward NoisyMLP (``kind = "mlp"`` in a file, the default; stored as None
+        and left out of the resolved config). "elman": :class:`~infoflow.models.rnn.NoisyElman`,
+        T_t = act(W_x x_t + W_h T_{t-1} + b) + Z_t for t = 1..steps, read-out w_o . T_steps + b_o;
+        layer l is step t = l. ``hidden`` and ``steps`` describe it; ``widths`` defaults to
+        ``[steps, hidden, ..., hidden]`` (a first entry k * steps: k numbers per step) and
+        ``activations`` to ``["tanh"] * steps`` (one name, or one per step, all the same: the cell's).
+    hidden, steps : int or None
+        The Elman state's width and the sequence length (``kind = "elman"`` only).
     preset : str or None
         "tanh", "leaky-leaky", "tanh-tanh" or "leaky-tanh" (seed networks 1-4), or None.
     widths : tuple of int
@@ -45,6 +58,13 @@ class NetworkConfig:
     """
 
     preset: Literal[PRESETS] | None = Field(None, description=f"{one_of(PRESETS)} or left out")  # type: ignore[valid-type]
+    kind: Literal["elman"] | None = Field(None, description=one_of(NETWORK_KINDS))
+    hidden: Annotated[Integer, Field(ge=1)] | None = Field(
+        None, description='an integer >= 1 (the Elman state width; kind = "elman" only)'
+    )
+    steps: Annotated[Integer, Field(ge=1)] | None = Field(
+        None, description='an integer >= 1 (the sequence length; kind = "elman" only)'
+    )
     widths: tuple[Annotated[Integer, Field(ge=1)], ...] = Field(
         min_length=2, description="a list of at least 2 integers >= 1 (input size, then each layer's width)"
     )
@@ -61,13 +81,27 @@ class NetworkConfig:
 
     @property
     def n_layers(self) -> int:
-        """The number of noisy layers L."""
+        """The number of noisy layers L (an Elman network's steps)."""
         return len(self.activations)
+
+    @property
+    def architecture(self) -> str:
+        """The network's kind: "mlp" or "elman"."""
+        return self.kind or "mlp"
+
+    @property
+    def n_outputs(self) -> int:
+        """Width of the network's output: the last layer's, or 1 (an Elman network's read-out)."""
+        return 1 if self.kind == "elman" else self.widths[-1]
 
     @model_validator(mode="before")
     @classmethod
     def _preset_defaults(cls, data: Any) -> Any:
         def fill(table: dict[str, Any]) -> None:
+            if table.get("kind") == "mlp":
+                del table["kind"]
+            if table.get("kind") == "elman":
+                _elman_defaults(table)
             preset = table.get("preset")
             if isinstance(preset, str) and preset in SEED_NETWORKS:
                 widths, activations = preset_architecture(preset)
@@ -79,6 +113,11 @@ class NetworkConfig:
 
     @model_validator(mode="after")
     def _consistent(self) -> NetworkConfig:
+        if self.kind == "elman":
+            return self._elman_consistent()
+        for name in _ELMAN_ONLY:
+            if getattr(self, name) is not None:
+                raise invalid(name, 'left out (it describes kind = "elman" networks)', getattr(self, name))
         if self.preset is not None:
             # A preset fixes the architecture; widths and activations may be repeated, not changed.
             widths, activations = preset_architecture(self.preset)
@@ -97,3 +136,42 @@ class NetworkConfig:
         if self.init == "seed" and self.preset is None:
             raise invalid("init", f'{one_of(INITS[1:])} ("seed" needs a preset)', self.init)
         return self
+
+    def _elman_consistent(self) -> NetworkConfig:
+        if self.preset is not None:
+            raise invalid(
+                "preset",
+                'left out with kind = "elman" (the presets are the seed\'s feed-forward networks)',
+                self.preset,
+            )
+        # Filled in (or refused) before validation.
+        assert self.steps is not None and self.hidden is not None
+        steps, hidden = self.steps, self.hidden
+        if self.widths[0] % steps != 0 or self.widths[1:] != (hidden,) * steps:
+            allowed = (
+                f"[{steps}, {', '.join([str(hidden)] * steps)}] (from steps and hidden; a first entry "
+                f"k * {steps} for k numbers per step) or left out"
+            )
+            raise invalid("widths", allowed, self.widths)
+        if len(set(self.activations)) != 1 or len(self.activations) != steps:
+            raise invalid(
+                "activations", "one name, or the same name once per step (the cell's activation)", self.activations
+            )
+        if self.init == "seed":
+            raise invalid("init", f'{one_of(INITS[1:])} ("seed" needs a preset)', self.init)
+        return self
+
+
+def _elman_defaults(table: dict[str, Any]) -> None:
+    """Fill an Elman table's derived keys: hidden 1, widths from steps, one activation per step."""
+    if "steps" not in table:
+        raise invalid("steps", 'an integer >= 1 (the sequence length) with kind = "elman"', None)
+    table.setdefault("hidden", 1)
+    steps, hidden = table["steps"], table["hidden"]
+    if not (isinstance(steps, int) and not isinstance(steps, bool) and steps >= 1):
+        return  # the field's own validation names the problem
+    if isinstance(hidden, int) and not isinstance(hidden, bool):
+        table.setdefault("widths", (steps, *([hidden] * steps)))
+    activations = table.get("activations", ("tanh",))
+    if isinstance(activations, (list, tuple)) and len(activations) == 1:
+        table["activations"] = tuple(activations) * steps

@@ -13,12 +13,12 @@ from infoflow.config.errors import invalid, one_of
 from infoflow.config.types import SECTION, Flag, Integer, Number, fill_defaults
 from infoflow.estimators.sample_propagation import ESTIMATORS
 
-LABEL_KINDS = ("threshold", "dataset")
+LABEL_KINDS = ("threshold", "dataset", "sum_sign")
 # The trainer's choices, spelled here so the schema does not import the training loop (which
 # imports the run-folder code that imports the schema); a test checks they agree.
 LOSSES = ("mse", "cross_entropy")
 SCHEDULES = ("every", "interval", "log")
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "seed_code")
 # Activations whose range has no bound: their density grid is chosen from the data ("auto").
 UNBOUNDED_ACTIVATIONS = ("leaky_relu", "relu", "linear")
 AUTO = "auto"
@@ -59,8 +59,33 @@ class DatasetLabelsConfig:
     kind: Literal["dataset"] = Field(description=one_of(LABEL_KINDS))
 
 
-LabelsConfig = Annotated[Union[ThresholdLabelsConfig, DatasetLabelsConfig], Field(discriminator="kind")]
-LABEL_CONFIGS: dict[str, type] = {"threshold": ThresholdLabelsConfig, "dataset": DatasetLabelsConfig}
+@dataclass(frozen=True, config=SECTION)
+class SumSignLabelsConfig:
+    """``kind = "sum_sign"``: label = ``above`` if x_1 + ... + x_d > 0 else ``below`` (X of any dimension).
+
+    The sign of the sum of a sequence (the ``rnn`` experiment). Accuracy thresholds the output
+    at the midpoint of ``below`` and ``above``.
+    """
+
+    kind: Literal["sum_sign"] = Field(description=one_of(LABEL_KINDS))
+    below: Number = Field(-1.0, description=_FINITE)
+    above: Number = Field(1.0, description=f"{_FINITE} different from labels.below")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> SumSignLabelsConfig:
+        if self.above == self.below:
+            raise invalid("above", f"{_FINITE} different from labels.below", self.above)
+        return self
+
+
+LabelsConfig = Annotated[
+    Union[ThresholdLabelsConfig, DatasetLabelsConfig, SumSignLabelsConfig], Field(discriminator="kind")
+]
+LABEL_CONFIGS: dict[str, type] = {
+    "threshold": ThresholdLabelsConfig,
+    "dataset": DatasetLabelsConfig,
+    "sum_sign": SumSignLabelsConfig,
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -78,7 +103,11 @@ class TrainingConfig:
     """
 
     epochs: Integer = Field(100, ge=0, description="an integer >= 0")
-    optimizer: Literal[OPTIMIZERS] = Field("sgd", description=one_of(OPTIMIZERS))  # type: ignore[valid-type]
+    optimizer: Literal[OPTIMIZERS] = Field(  # type: ignore[valid-type]
+        "sgd",
+        description=one_of(OPTIMIZERS)
+        + ' ("seed_code": the seed author\'s update, gradients never zeroed between steps; off by default)',
+    )
     learning_rate: Number = Field(0.001, gt=0.0, description=_POSITIVE)
     momentum: Number = Field(0.0, ge=0.0, lt=1.0, description="a number in [0, 1)")
     loss: Literal[LOSSES] = Field("mse", description=one_of(LOSSES))  # type: ignore[valid-type]
@@ -105,8 +134,10 @@ class TrainingConfig:
     def _consistent(self) -> TrainingConfig:
         if self.batch_size > self.train_size:
             raise invalid("batch_size", f"an integer in [1, training.train_size = {self.train_size}]", self.batch_size)
-        if self.optimizer == "adam" and self.momentum != 0.0:
-            raise invalid("momentum", '0 with optimizer = "adam" (momentum is an SGD setting)', self.momentum)
+        if self.optimizer != "sgd" and self.momentum != 0.0:
+            raise invalid(
+                "momentum", f'0 with optimizer = "{self.optimizer}" (momentum is an SGD setting)', self.momentum
+            )
         return self
 
 

@@ -40,6 +40,23 @@ class ThresholdLabels:
         return 0.5 * (self.below + self.above)
 
 
+@dataclass(frozen=True)
+class SumThresholdLabels(ThresholdLabels):
+    """Labels of a vector (or a sequence): ``above`` where x_1 + ... + x_d > threshold, else ``below``.
+
+    ``SumThresholdLabels()`` is the sign of the sum (the ``rnn`` experiment's task: the sign of
+    the sum of a sequence). Accuracy thresholds the output at the midpoint of the labels.
+    """
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Return labels of shape (n, 1) for inputs x of shape (n, d)."""
+        if not isinstance(x, torch.Tensor) or x.is_complex() or x.dtype == torch.bool or x.ndim != 2:
+            shown = f"{x.dtype} of shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x must be a real tensor of inputs (n, d); got {shown}")
+        total = x.to(torch.float64).sum(dim=1, keepdim=True)
+        return torch.where(total > self.threshold, self.above, self.below).to(torch.float64)
+
+
 def _finite_number(name: str, value: Any) -> float:
     """Return ``value`` as a float if it is a finite real number (not a bool), else raise ValueError."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

@@ -9,7 +9,9 @@ Two cases are computable to high accuracy:
       p_l(t|x) = integral phi_beta(t - a_l(w_l u + b_l)) p_{l-1}(u|x) du,
 
   and I(X;T_l) = h(T_l) - E_X h(T_l|X), with h(T_1|X) = (1/2) log(2 pi e beta^2) exactly. X is
-  discrete (an exact sum over its support) or a Gaussian mixture (integrated in x).
+  discrete (an exact sum over its support), a Gaussian mixture, or uniform on an interval
+  [low, high] (both integrated in x; the uniform density 1/(high - low) is constant inside its
+  interval, whose ends are panel edges, so its jumps never fall inside a panel).
 * **Linear networks on Gaussian input** (any widths): T_l = A_l X + c_l + N_l with Gaussian N_l,
   so I(X;T_l) = (1/2) log det(Cov T_l) - (1/2) log det(Cov(T_l|X)) in closed form.
 
@@ -38,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from infoflow.data.distributions import GaussianMixture, InputDistribution
+from infoflow.data.distributions import GaussianMixture, InputDistribution, Uniform
 from infoflow.models.mlp import LEAKY_SLOPE, NoisyMLP
 
 __all__ = ["UnsupportedForTruth", "true_mutual_information", "truth_is_computable"]
@@ -56,6 +58,9 @@ ENTROPY_UNITS_PER_BETA = 2.0
 # deviation from saturation exceeds this fraction of beta.
 SATURATION_UNITS_PER_EFOLD = 1.0
 SATURATION_NEGLIGIBLE = 1e-8
+# A uniform input's interval counts this many length scales (resolution units) besides the
+# steepness of the first layer: with PANEL_WIDTH = 6, two panels even for a nearly flat map.
+UNIFORM_LENGTH_SCALES = 12.0
 # Half-width of every integration range, in standard deviations (of the noise or of an input
 # component): the Gaussian mass beyond 8 sd is 1.2e-15.
 TAIL_SDS = 8.0
@@ -81,8 +86,8 @@ class UnsupportedForTruth(ValueError):
 
 SUPPORTED_CASES = (
     "exact MI is computed for (a) scalar networks (input and every layer 1 unit wide, any depth, "
-    "activations tanh/sigmoid/leaky_relu/relu/linear) on DiscreteUniform (or any finite-support) "
-    "or Gaussian/GaussianMixture inputs, and (b) all-linear networks of any width on Gaussian input"
+    "activations tanh/sigmoid/leaky_relu/relu/linear) on DiscreteUniform (or any finite-support), "
+    "Gaussian/GaussianMixture or scalar Uniform inputs, and (b) all-linear networks of any width on Gaussian input"
 )
 
 
@@ -275,6 +280,17 @@ def _input_rule(inputs: InputDistribution, first: _ScalarLayer, beta: float, pan
             values.detach().to("cpu", torch.float64).reshape(-1).numpy(),
             probabilities.detach().to("cpu", torch.float64).reshape(-1).numpy(),
         )
+    if isinstance(inputs, Uniform):
+        # The density is 1/(high - low) on [low, high]: the interval's ends are the rule's ends, the
+        # first layer's kink (or step centre) an inner edge. Resolution units: UNIFORM_LENGTH_SCALES
+        # across the interval (so even a nearly flat map gets panels), plus the steepness of
+        # a(w x + b) per beta, as for the other continuous inputs.
+        low, high = float(inputs.low), float(inputs.high)  # type: ignore[arg-type]
+        scale = (high - low) / UNIFORM_LENGTH_SCALES
+        rule = _panel_rule(
+            low, high, first.breakpoints(), lambda x: x / scale + first.steepness_coordinate(x, beta), panel_width
+        )
+        return _Rule(rule.nodes, rule.weights / (high - low))
     assert isinstance(inputs, GaussianMixture)
     node_blocks, weight_blocks = [], []
     # One rule per component, so each resolves its own standard deviation over its own range.
@@ -572,7 +588,7 @@ def _check_supported(net: NoisyMLP, inputs: InputDistribution) -> str:
             else f"a nonlinear network must be 1 unit wide everywhere (widths {net.widths})"
         )
         raise UnsupportedForTruth(f"{reason}. {SUPPORTED_CASES}")
-    if not (inputs.is_discrete or isinstance(inputs, GaussianMixture)):
+    if not (inputs.is_discrete or isinstance(inputs, (GaussianMixture, Uniform))):
         raise UnsupportedForTruth(f"input distribution {type(inputs).__name__} not supported. {SUPPORTED_CASES}")
     return "scalar"
 
@@ -584,7 +600,7 @@ def true_mutual_information(net: NoisyMLP, inputs: InputDistribution, *, resolut
     ----------
     net : NoisyMLP
         Scalar chain (widths all 1, any activations), or all-linear of any widths.
-    inputs : DiscreteUniform, Gaussian or GaussianMixture
+    inputs : DiscreteUniform, Gaussian, GaussianMixture or Uniform
         The input distribution; all-linear networks of width > 1 need a single Gaussian.
     resolution : float
         Quadrature refinement for scalar chains: 2.0 halves every integration step. The

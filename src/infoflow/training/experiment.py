@@ -48,9 +48,10 @@ from infoflow.config.schema import (
 )
 from infoflow.data.dataset import FiniteDataset
 from infoflow.data.distributions import DiscreteUniform, Gaussian, GaussianMixture, InputDistribution, Uniform
-from infoflow.data.labels import ThresholdLabels
+from infoflow.data.labels import SumThresholdLabels, ThresholdLabels
 from infoflow.data.szt import N_PATTERNS, szt_dataset, szt_test_rows
 from infoflow.models.mlp import NoisyMLP
+from infoflow.models.rnn import NoisyElman
 from infoflow.papers.kong2019.networks import seed_network
 from infoflow.runs.folder import OpenRunFolder, _Start
 from infoflow.runs.records import EpochRecord
@@ -67,16 +68,31 @@ from infoflow.training.trainer import (
 # ----------------------------------------------------------------------------------------------
 
 
-def build_network(config: NetworkConfig, seed: int) -> NoisyMLP:
+def build_network(config: NetworkConfig, seed: int) -> NoisyMLP | NoisyElman:
     """Return the initialised network; "default" initialisation draws from the run's ``seed``."""
     if config.init == "seed":
         assert config.preset is not None
         return seed_network(config.preset, config.beta)
-    net = NoisyMLP(config.widths, list(config.activations), config.beta)
+    net: NoisyMLP | NoisyElman
+    if config.kind == "elman":
+        assert config.steps is not None and config.hidden is not None
+        net = NoisyElman(
+            config.steps,
+            config.hidden,
+            config.activations[0],
+            config.beta,
+            input_size=config.widths[0] // config.steps,
+        )
+        linears = [net.input, net.recurrent, net.readout]
+    else:
+        net = NoisyMLP(config.widths, list(config.activations), config.beta)
+        linears = list(net.linears)
     generator = derived_generator(seed, "init")
     with torch.no_grad():
-        for linear in net.linears:
+        for linear in linears:
             for parameter in (linear.weight, linear.bias):
+                if parameter is None:
+                    continue  # the Elman recurrence has no bias of its own
                 if config.init == "zeros":
                     parameter.zero_()
                     continue
@@ -116,6 +132,8 @@ def build_labels(config: LabelsConfig) -> ThresholdLabels | None:
     """Return the labelling rule (None: the data set's own labels)."""
     if config.kind == "dataset":
         return None
+    if config.kind == "sum_sign":
+        return SumThresholdLabels(0.0, config.below, config.above)
     return ThresholdLabels(config.threshold, config.below, config.above)
 
 

@@ -40,7 +40,10 @@ from infoflow.runs.records import EpochRecord
 from infoflow.validation import MAX_SEED, check_memory
 
 LOSSES = ("mse", "cross_entropy")
-OPTIMIZERS = ("sgd", "adam")
+# "seed_code" is the seed author's actual update, off by default: gradients are never zeroed between
+# steps, so each step uses the running sum of every gradient so far (SGD with momentum 1, no
+# dampening). Offered to measure what that choice does, not as a recommendation.
+OPTIMIZERS = ("sgd", "adam", "seed_code")
 # Adam's constants: torch.optim.Adam's defaults.
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPSILON = 1e-8
@@ -71,7 +74,7 @@ class TrainingSettings:
     learning_rate : float
         Initial SGD step size, > 0.
     momentum : float
-        SGD momentum in [0, 1); the seed used none.
+        SGD momentum in [0, 1); the seed used none. Must be 0 with "adam" and "seed_code".
     loss : {"mse", "cross_entropy"}
         "mse": mean squared error between the noisy output T_L and the label. "cross_entropy":
         binary logistic loss with logit (T_L - midpoint) * sign(above - below) and target 1 for
@@ -84,6 +87,11 @@ class TrainingSettings:
         The learning rate is divided once by this (> 0) ...
     lr_drop_accuracy : float or None
         ... the first time the test accuracy is >= this; None: never.
+    optimizer : {"sgd", "adam", "seed_code"}
+        "sgd": torch.optim.SGD's update (with ``momentum``). "adam": torch.optim.Adam's defaults.
+        "seed_code" (off by default; for comparison only): the seed author's code as it ran, which
+        never zeroed gradients, so step t applies p -= lr * (g_1 + ... + g_t), the running sum of
+        every gradient so far: SGD with momentum 1 and no dampening.
     """
 
     epochs: int
@@ -103,7 +111,12 @@ class TrainingSettings:
         _require(_is_real(self.momentum) and 0 <= self.momentum < 1, "momentum", "a number in [0, 1)", self.momentum)
         _require(self.loss in LOSSES, "loss", f"one of {', '.join(LOSSES)}", self.loss)
         _require(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
-        _require(self.optimizer == "sgd" or self.momentum == 0, "momentum", "0 with the adam optimizer", self.momentum)
+        _require(
+            self.optimizer == "sgd" or self.momentum == 0,
+            "momentum",
+            f"0 with the {self.optimizer} optimizer (momentum is an SGD setting)",
+            self.momentum,
+        )
         for name in ("train_size", "test_size", "batch_size"):
             value = getattr(self, name)
             _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
@@ -351,7 +364,8 @@ class Trainer:
         seed: int,
         split: float | tuple[Any, Any] | None = None,
     ) -> None:
-        n_outputs = net.widths[-1]
+        # A network whose output is not its last noisy layer (NoisyElman's read-out) says its width.
+        n_outputs = getattr(net, "n_outputs", net.widths[-1])
         if n_outputs != 1 and training.loss != "cross_entropy":
             raise ValueError(
                 f"a network with {n_outputs} outputs needs loss = cross_entropy (softmax over T_L); "
@@ -406,7 +420,8 @@ class Trainer:
         self.lr_dropped = False
         self.parameters = list(net.parameters())
         # SGD's momentum buffers (PyTorch's convention: the first step's buffer is the gradient),
-        # or Adam's first and second moments and its step count.
+        # the seed code's accumulated gradients, or Adam's first and second moments and its step
+        # count. All are checkpointed by state_dict, so a resumed run continues exactly.
         self.momentum_buffers: list[torch.Tensor | None] = [None] * len(self.parameters)
         self.second_moments: list[torch.Tensor | None] = [None] * len(self.parameters)
         self.optimizer_steps = 0
@@ -485,10 +500,13 @@ class Trainer:
         return float(torch.stack(batch_losses).sum()) / n
 
     def _sgd_step(self, gradients: Sequence[torch.Tensor]) -> None:
-        """Apply one update: SGD as torch.optim.SGD(lr, momentum) without dampening, or Adam."""
+        """Apply one update: SGD as torch.optim.SGD(lr, momentum) without dampening, Adam, or the seed code's."""
         # Written out because torch.optim's first use imports torch._dynamo: 3 s per process.
         if self.training.optimizer == "adam":
             self._adam_step(gradients)
+            return
+        if self.training.optimizer == "seed_code":
+            self._seed_code_step(gradients)
             return
         momentum = self.training.momentum
         with torch.no_grad():
@@ -501,6 +519,21 @@ class Trainer:
                         buffer.mul_(momentum).add_(gradient)
                     gradient = buffer
                 parameter.add_(gradient, alpha=-self.learning_rate)
+
+    def _seed_code_step(self, gradients: Sequence[torch.Tensor]) -> None:
+        """Apply the seed code's update: g_acc += g_t; p -= lr * g_acc (gradients never zeroed).
+
+        The accumulator lives in ``momentum_buffers`` (it is SGD's buffer at momentum 1), so it
+        is checkpointed with them.
+        """
+        with torch.no_grad():
+            for index, (parameter, gradient) in enumerate(zip(self.parameters, gradients)):
+                accumulated = self.momentum_buffers[index]
+                if accumulated is None:
+                    accumulated = self.momentum_buffers[index] = gradient.clone()
+                else:
+                    accumulated.add_(gradient)
+                parameter.add_(accumulated, alpha=-self.learning_rate)
 
     def _adam_step(self, gradients: Sequence[torch.Tensor]) -> None:
         """Apply one Adam update (Kingma & Ba 2015) with torch.optim.Adam's defaults and arithmetic."""
