@@ -181,9 +181,10 @@ def test_force_keeps_the_old_run_when_the_new_one_diverges(
         )
     )
     code, _, err = run_cli(capsys, "run", str(diverging), "--out", str(out), "--force", "--no-progress")
-    assert_one_line_error(code, err, "diverged", "kept in")
-    kept = [entry for entry in tmp_path.iterdir() if entry.name.startswith(".run.replaced-")]
-    assert len(kept) == 1 and (kept[0] / "metrics.csv").read_bytes() == old_metrics
+    # The old run is put back in place at once (nothing left aside).
+    assert_one_line_error(code, err, "diverged", "is back in")
+    assert (out / "metrics.csv").read_bytes() == old_metrics
+    assert not [entry for entry in tmp_path.iterdir() if entry.name.startswith(".run.")]
 
 
 def test_a_truncated_densities_file_is_one_line_exit_2(
@@ -210,4 +211,20 @@ def test_the_console_command_prints_no_traceback(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "training.learning_rate" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_sweep_takes_a_scheduler_or_local_workers_not_both(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    spec = tmp_path / "spec.toml"
+    spec.write_text('experiment = "fig2"\n')
+    code, out, err = run_cli(
+        capsys, "sweep", str(spec), "--out", str(tmp_path / "out"), "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"
+    )
+    assert_one_line_error(code, err, "--workers")
+    assert out == "" and not (tmp_path / "out").exists()
+
+
+def test_sweep_of_a_missing_spec_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run_cli(capsys, "sweep", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "out"))
+    assert_one_line_error(code, err, "nope.toml", "no such spec file")
     assert not (tmp_path / "out").exists()

@@ -3,11 +3,13 @@
     infoflow run CONFIG_OR_NAME --out DIR [--force | --resume] [--seeds K] [--no-progress]
     infoflow show NAME
     infoflow plot RUN_DIR
-    infoflow reproduce [fig2 ...] --out DIR [--seeds K] [--no-progress]
+    infoflow reproduce [fig2 ...] --out DIR [--seeds K] [--jobs N] [--no-progress]
+    infoflow sweep SPEC.toml --out DIR [--scheduler ADDRESS | --workers N] [--no-progress]
     infoflow accuracy --out DIR [--quick] [--force] [--no-progress]
 
 Every error a user can cause (bad config, bad arguments, an occupied output folder, a diverging
-run) prints one line, ``infoflow: error: ...``, on stderr and exits with code 2.
+run) prints one line, ``infoflow: error: ...``, on stderr and exits with code 2. A sweep whose
+cells partly failed writes its tables, prints one line per failed cell and exits with code 1.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from infoflow.config.schema import load_config, shipped_config_text, shipped_experiments, with_seeds
+from infoflow.sweeps.executor import RunsFailed
 from infoflow.training.experiment import run_experiment
 from infoflow.training.trainer import TrainingDiverged
 
 EXIT_USAGE = 2
+EXIT_CELLS_FAILED = 1
 EXIT_INTERRUPTED = 130
 
 
@@ -98,6 +102,12 @@ def _command_plot(args: argparse.Namespace) -> int:
 
 
 def _command_reproduce(args: argparse.Namespace) -> int:
+    if "goldfeld2019" in args.names:
+        if args.names != ["goldfeld2019"]:
+            raise UsageError("reproduce goldfeld2019 takes no other experiment names")
+        reproduce_szt = _lazy("infoflow.papers.goldfeld2019.reproduce", "reproduce_szt")
+        print(reproduce_szt(args.out, seeds=args.seeds, progress=not args.no_progress))
+        return 0
     reproduce = _lazy("infoflow.papers.kong2019.reproduce", "reproduce")
     report = reproduce(
         args.names,
@@ -106,9 +116,26 @@ def _command_reproduce(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         command=shlex.join(["infoflow", *args.argv]),
         jobs=args.jobs,
+        scheduler=args.scheduler,
     )
     print(report)
     return 0
+
+
+def _command_sweep(args: argparse.Namespace) -> int:
+    run_sweep = _lazy("infoflow.sweeps", "run_sweep")
+    result = run_sweep(
+        args.spec,
+        args.out,
+        scheduler=args.scheduler,
+        workers=args.workers,
+        progress=not args.no_progress,
+        command=shlex.join(["infoflow", *args.argv]),
+    )
+    for outcome in result.failed:
+        print(f"infoflow: cell {outcome.label} failed: {outcome.message}", file=sys.stderr)
+    print(result.summary)
+    return EXIT_CELLS_FAILED if result.failed else 0
 
 
 def _command_accuracy(args: argparse.Namespace) -> int:
@@ -146,15 +173,45 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("run_dir", metavar="RUN_DIR")
     plot.set_defaults(handler=_command_plot)
 
-    reproduce = commands.add_parser("reproduce", help="run the seed's experiments, then plots, claims and a report")
-    reproduce.add_argument("names", nargs="*", metavar="NAME", help="experiments to run (default: all shipped)")
+    reproduce = commands.add_parser(
+        "reproduce", help="run the seed's experiments (or goldfeld2019: the SZT experiment), then figures and a report"
+    )
+    reproduce.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="experiments to run (default: fig2..fig6, the seed's); or goldfeld2019 alone (SZT, DIR/szt_report.md)",
+    )
     reproduce.add_argument("--out", required=True, metavar="DIR", help="writes DIR/fig2 ... and the report")
     reproduce.add_argument("--seeds", type=_positive_int, metavar="K", help="run seeds 0..K-1")
-    reproduce.add_argument(
+    reproduce_cluster = reproduce.add_mutually_exclusive_group()
+    reproduce_cluster.add_argument(
         "--jobs", type=_positive_int, metavar="N", help="experiments run at once (default: one per CPU core)"
+    )
+    reproduce_cluster.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on a running Dask cluster (tcp://host:8786 or a scheduler file)"
     )
     reproduce.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     reproduce.set_defaults(handler=_command_reproduce)
+
+    sweep = commands.add_parser(
+        "sweep", help="run every (grid point, seed) cell of a sweep spec on Dask; gather summary.csv and figures"
+    )
+    sweep.add_argument("spec", metavar="SPEC.toml", help="experiment, seeds, [set] overrides and a [grid]")
+    sweep.add_argument(
+        "--out", required=True, metavar="DIR", help="the sweep folder (absent, empty, or an earlier sweep's: reused)"
+    )
+    cluster = sweep.add_mutually_exclusive_group()
+    cluster.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a running Dask scheduler (tcp://host:8786 or a scheduler file); default a local cluster",
+    )
+    cluster.add_argument(
+        "--workers", type=_positive_int, metavar="N", help="local cluster workers (default: one per CPU core)"
+    )
+    sweep.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    sweep.set_defaults(handler=_command_sweep)
 
     accuracy = commands.add_parser(
         "accuracy", help="measure SP's bias and SD against the exact MI on the seed's trained networks"
@@ -195,6 +252,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # ConfigError is a ValueError; FileExistsError an OSError.
         print(f"infoflow: error: {_one_line(error)}", file=sys.stderr)
         return EXIT_USAGE
+    except RunsFailed as error:
+        # The runs that worked are written (report, tables); the failed ones are named.
+        print(f"infoflow: {_one_line(error)}", file=sys.stderr)
+        return EXIT_CELLS_FAILED
     except KeyboardInterrupt:
         print("infoflow: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

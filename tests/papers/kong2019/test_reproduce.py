@@ -41,6 +41,8 @@ def test_reproduce_writes_runs_figures_and_report(short_configs: None, tmp_path:
     for claim in ("C1", "C4", "C7"):
         assert claim in markdown and claim in html
     assert "fig2/figures/overview.png" in markdown
+    # Each claim's pass fraction across the seeds, k/K, in both summary tables.
+    assert "| fig2 | C1 |" in markdown and "/2 (" in markdown and "/2 (" in html
     # Four epochs cannot show the seed's phenomena: the report must say so rather than pass.
     assert "FAIL" in markdown
 
@@ -91,3 +93,20 @@ def test_reproducing_a_subset_keeps_the_other_experiments_in_the_report(short_co
     reproduce_module.reproduce(["fig2", "fig6"], out, progress=False)
     markdown = reproduce_module.reproduce(["fig6"], out, progress=False).read_text()
     assert "## fig2" in markdown and "## fig6" in markdown
+
+
+def test_reproduce_runs_through_the_sweep_executor(
+    short_configs: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    real_run_tasks = reproduce_module.run_tasks
+
+    def spy(tasks, **kwargs):  # noqa: ANN001, ANN202 - records what reproduce asks for
+        calls.append(([task.label for task in tasks], [task.config.seeds for task in tasks], kwargs))
+        return real_run_tasks(tasks, **kwargs)
+
+    monkeypatch.setattr(reproduce_module, "run_tasks", spy)
+    reproduce_module.reproduce(["fig2"], tmp_path / "seed", seeds=3, jobs=1, progress=False)
+    # One task per experiment, all its seeds in one run folder, drawn on the worker.
+    assert calls == [(["fig2"], [(0, 1, 2)], calls[0][2])]
+    assert calls[0][2]["workers"] == 1 and calls[0][2]["plot"] is True

@@ -23,7 +23,8 @@ TITLE = "infoflow: reproduction of the seed's Figures 2-6"
 INTRODUCTION = (
     "Kong (2019), *Information Compression in Simple Neural Networks*, reproducing Goldfeld et al. "
     "(2018). Each claim is checked by a program (`infoflow.papers.kong2019.claims`) on the run folder, seed by seed; "
-    "it counts as reproduced when it passes for a majority of the seeds. Information is in nats."
+    "it counts as reproduced when it passes for a majority of the seeds, and its pass fraction across seeds "
+    "(k/K) is reported beside it. Information is in nats."
 )
 # Figures shown inline, then linked, in this order (the density figures are found per layer).
 INLINE_FIGURE = "overview.png"
@@ -102,6 +103,12 @@ def _claim_label(result: ClaimResult) -> str:
     return result.claim if result.layer is None else f"{result.claim} (T_{result.layer})"
 
 
+def pass_fraction(result: ClaimResult) -> str:
+    """Return a claim's pass fraction across seeds, "k/K (p %)"."""
+    share = 100.0 * result.seeds_passed / result.seeds_total if result.seeds_total else 0.0
+    return f"{result.seeds_passed}/{result.seeds_total} ({share:.0f} %)"
+
+
 def _verdict(result: ClaimResult) -> str:
     seeds = f"{result.seeds_passed}/{result.seeds_total} seeds pass"
     if result.claim == "C7" and all(outcome.measured.get("falls") == 0 for outcome in result.per_seed):
@@ -150,9 +157,7 @@ def _markdown(
     for name, results in grouped.items():
         for result in results:
             outcome = "PASS" if result.passed else "FAIL"
-            lines.append(
-                f"| {name} | {_claim_label(result)} | {outcome} | {result.seeds_passed}/{result.seeds_total} |"
-            )
+            lines.append(f"| {name} | {_claim_label(result)} | {outcome} | {pass_fraction(result)} |")
     lines.append("")
     for name, results in grouped.items():
         summary = summaries.get(name)
@@ -224,10 +229,13 @@ def _html(
     ]
     if total_seconds is not None:
         parts.append(f"<p>Total run time: {total_seconds:.1f} s.</p>")
-    parts.append("<table><tr><th>Experiment</th><th>Claim</th><th>Result</th></tr>")
+    parts.append("<table><tr><th>Experiment</th><th>Claim</th><th>Result</th><th>Seeds passing</th></tr>")
     for name, results in grouped.items():
         for result in results:
-            parts.append(f"<tr><td>{_h(name)}</td><td>{_h(_claim_label(result))}</td><td>{outcome(result)}</td></tr>")
+            parts.append(
+                f"<tr><td>{_h(name)}</td><td>{_h(_claim_label(result))}</td><td>{outcome(result)}</td>"
+                f"<td>{_h(pass_fraction(result))}</td></tr>"
+            )
     parts.append("</table>")
     for name, results in grouped.items():
         summary = summaries.get(name)

@@ -1,66 +1,31 @@
 """The seed reproduction: run fig2..fig6, draw their figures, check claims C1-C7, write the report.
 
 ``reproduce(["fig2", ...], "runs/seed")`` writes ``runs/seed/fig2`` ... (each a run folder) and
-``runs/seed/report.md`` + ``report.html``. Run folders already complete are reused, partial ones
-are resumed from their checkpoints, so an interrupted reproduction is finished by running the same
+``runs/seed/report.md`` + ``report.html``. The runs go through the sweep machinery
+(:func:`infoflow.sweeps.executor.run_tasks`: a Dask LocalCluster, or a running Dask cluster):
+one task per experiment, all its seeds in one run folder, so the claims (checked per run folder,
+seed by seed) report k of K seeds. Run folders already complete are reused, partial ones are
+resumed from their checkpoints, so an interrupted reproduction is finished by running the same
 command again; nothing already on disk is overwritten.
 """
 
 from __future__ import annotations
 
-import json
-import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
-from infoflow.config.schema import ExperimentConfig, load_config, shipped_experiments, with_seeds
-from infoflow.papers.kong2019.claims import ClaimResult, check_claims
+from infoflow.config.schema import load_config, shipped_experiments, with_seeds
+from infoflow.papers.kong2019.claims import CLAIMS_BY_EXPERIMENT, ClaimResult, check_claims
 from infoflow.papers.kong2019.report import write_report
 from infoflow.plots.run_figures import plot_run
 from infoflow.runs.folder import check_resumable
-from infoflow.training.experiment import run_experiment
+from infoflow.sweeps.executor import RunsFailed, RunTask, is_complete, run_tasks
 
-
-def _run_one(
-    config: ExperimentConfig, run_dir: Path, command: str | None, progress: bool = False
-) -> tuple[list[ClaimResult], float]:
-    """Run (or finish) one experiment, draw its figures and check its claims; the wall time in s."""
-    begun = time.perf_counter()
-    run_experiment(config, run_dir, resume=True, progress=progress, command=command)
-    plot_run(run_dir)
-    return check_claims(run_dir), time.perf_counter() - begun
-
-
-def _is_finished_run(run_dir: Path) -> bool:
-    """True if ``run_dir`` holds a run whose manifest says it completed."""
-    try:
-        return json.loads((run_dir / "manifest.json").read_text(encoding="utf-8")).get("status") == "complete"
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def _epochs_done(run_dir: Path) -> int | None:
-    """The last epoch written to ``run_dir/metrics.csv`` so far (it is rewritten about once a second)."""
-    try:
-        with (run_dir / "metrics.csv").open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, handle.tell() - 256))
-            last = handle.read().decode("utf-8", "replace").strip().splitlines()[-1]
-        return int(last.split(",")[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _status_line(running: dict[str, ExperimentConfig], out: Path, elapsed: float) -> str:
-    parts = []
-    for name, config in running.items():
-        epoch = _epochs_done(out / name)
-        parts.append(f"{name} {'-' if epoch is None else epoch}/{config.training.epochs}")
-    return f"  {' | '.join(parts)}  ({elapsed:.0f} s)"
+# A run's figure the report shows inline; a reused run lacking it gets its figures drawn again.
+OVERVIEW_FIGURE = Path("figures") / "overview.png"
 
 
 def reproduce(
@@ -71,13 +36,14 @@ def reproduce(
     progress: bool = True,
     command: str | None = None,
     jobs: int | None = None,
+    scheduler: str | None = None,
 ) -> Path:
     """Run the named shipped experiments and write figures, claim checks and the report.
 
     Parameters
     ----------
     names : sequence of str or None
-        Shipped experiment names (``fig2`` ... ``fig6``); None or empty runs all of them.
+        Shipped experiment names; None or empty runs the seed's figures, ``fig2`` ... ``fig6``.
     out_dir : path
         Parent folder: each experiment goes to ``out_dir/NAME``, the report to ``out_dir``.
     seeds : int, optional
@@ -87,15 +53,24 @@ def reproduce(
     command : str, optional
         The command line, recorded in each run's manifest.
     jobs : int, optional
-        Experiments run at once, each in its own process on one thread (default: one per CPU
-        core). Results do not depend on it: every run uses one thread whatever ``jobs`` is.
+        Workers of the local Dask cluster, each running one experiment at a time on one thread
+        (default: one per CPU core). Results do not depend on it: every run uses one thread.
+    scheduler : str, optional
+        Run on this running Dask cluster instead (its address or scheduler file); its workers
+        must see ``out_dir`` at the same path.
 
     Returns
     -------
     Path of ``report.md``.
+
+    Raises
+    ------
+    RunsFailed
+        Some experiments failed (diverged, say); the report covers the others.
     """
     available = shipped_experiments()
-    names = list(names) if names else available
+    # By default the seed's figures (the experiments with claims); other shipped ones when named.
+    names = list(names) if names else [name for name in CLAIMS_BY_EXPERIMENT if name in available]
     for name in names:
         if name not in available:
             raise ValueError(f"unknown experiment {name!r}; shipped: {', '.join(available)}")
@@ -108,59 +83,37 @@ def reproduce(
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a folder")
     for name, config in configs.items():
-        check_resumable(config, out / name)
-
-    started = time.perf_counter()
-    workers = min(len(configs), jobs or os.cpu_count() or 1)
-    outcomes: dict[str, tuple[list[ClaimResult], float]] = {}
-
-    def announce(name: str) -> None:
-        if progress:
-            done = len(outcomes)
-            print(
-                f"[{done}/{len(configs)}] {name} done in {outcomes[name][1]:.1f} s "
-                f"({time.perf_counter() - started:.1f} s elapsed)",
-                file=sys.stderr,
-                flush=True,
-            )
+        if (out / name).exists():  # an absent folder is a new run
+            check_resumable(config, out / name)
 
     if progress:
-        print(f"running {', '.join(configs)} ({workers} at a time) into {out}", file=sys.stderr, flush=True)
-    if workers == 1:
-        for name, config in configs.items():
-            outcomes[name] = _run_one(config, out / name, command, progress)
-            announce(name)
-    else:
-        # Separate processes, each on one thread: the runs stay bit-identical to serial ones.
-        live = progress and sys.stderr.isatty()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_run_one, config, out / name, command): name for name, config in configs.items()}
-            pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-                if live:
-                    print("\r\033[K", end="", file=sys.stderr)
-                for future in finished:
-                    name = futures[future]
-                    outcomes[name] = future.result()
-                    announce(name)
-                if live and pending:
-                    # The experiments not finished yet, oldest first: those are the ones running.
-                    running = {futures[f]: configs[futures[f]] for f in futures if f in pending}
-                    running = dict(list(running.items())[:workers])
-                    print(
-                        _status_line(running, out, time.perf_counter() - started), end="", file=sys.stderr, flush=True
-                    )
+        where = scheduler or f"{min(len(configs), jobs or os.cpu_count() or 1)} local workers"
+        print(f"running {', '.join(configs)} on {where} into {out}", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    tasks = [RunTask(name, config, out / name) for name, config in configs.items()]
+    outcomes = run_tasks(
+        tasks, scheduler=scheduler, workers=jobs, progress=progress, command=command, plot=True, name="reproduce"
+    )
+    failed = [outcome for outcome in outcomes if outcome.status == "failed"]
+    results_by_name: dict[str, list[ClaimResult]] = {}
+    timings: dict[str, float] = {}
+    for outcome in outcomes:
+        if outcome.status == "failed":
+            continue  # no complete records to check; its folder keeps what it has for a rerun
+        if outcome.status == "reused" and not (outcome.run_dir / OVERVIEW_FIGURE).is_file():
+            plot_run(outcome.run_dir)
+        results_by_name[outcome.label] = check_claims(outcome.run_dir)
+        if outcome.seconds is not None:
+            timings[outcome.label] = outcome.seconds
 
     # The report covers every finished experiment in ``out``, so reproducing a subset into a folder
     # that holds the others adds to its report instead of shrinking it.
-    earlier = [name for name in available if name not in configs and _is_finished_run(out / name)]
-    for name in earlier:
-        outcomes[name] = (check_claims(out / name), float("nan"))
-    order = [name for name in available if name in outcomes]
+    for name in available:
+        if name not in configs and is_complete(out / name):
+            results_by_name[name] = check_claims(out / name)
+    order = [name for name in available if name in results_by_name]
     run_dirs = {name: out / name for name in order}
-    results = [result for name in order for result in outcomes[name][0]]
-    timings = {name: outcomes[name][1] for name in configs}
+    results = [result for name in order for result in results_by_name[name]]
     markdown, _ = write_report(out, run_dirs, results, timings=timings)
     if progress:
         passed = sum(result.passed for result in results)
@@ -168,4 +121,7 @@ def reproduce(
             f"{passed}/{len(results)} claim checks pass; report: {markdown} ({time.perf_counter() - started:.1f} s)",
             file=sys.stderr,
         )
+    if failed:
+        details = "; ".join(f"{outcome.label}: {outcome.message}" for outcome in failed)
+        raise RunsFailed(f"{len(failed)} of {len(tasks)} experiments failed ({details}); the report covers the others")
     return markdown
