@@ -1,4 +1,4 @@
-"""The SP entropy engine against exact answers (MISSION.md section 2, "Known properties")."""
+"""The SP entropy engine against exact answers: one point, far-apart points, hypercube corners, bounds."""
 
 from __future__ import annotations
 

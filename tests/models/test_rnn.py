@@ -83,7 +83,7 @@ def test_without_recurrence_every_step_has_the_scalar_chains_exact_information()
     (exact,) = true_mutual_information(mlp, Gaussian(0.0, 1.0))
     measured = mutual_information(net, Gaussian([0.0] * 3, 1.0), n_samples=2000, n_conditional=50, n_inputs=50)
     assert len(measured) == 3
-    # SP's error at n = 2000 draws is ~0.02 nats (MISSION §2); the conditionals here are exact.
+    # SP's error at n = 2000 draws is ~0.02 nats (see measure_information); the conditionals here are exact.
     assert measured == pytest.approx([exact] * 3, abs=0.05)
 
 

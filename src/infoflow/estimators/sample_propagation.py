@@ -1,6 +1,6 @@
 """I(X;T_l) and I(T_l;Y) of a noisy network by sample propagation (SP), with other estimators beside it.
 
-Sample propagation (MISSION §2, Goldfeld et al. 2018): every differential entropy is that of a
+Sample propagation (Goldfeld et al. 2018): every differential entropy is that of a
 Gaussian mixture P_hat * N(0, beta^2 I), P_hat the empirical measure of propagated samples of
 S_l (the clean output of layer l, noise injected only in the layers below l):
 
