@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import tomli_w
 import torch
+from tiny_configs import TINY
 
 from infoflow.config.schema import (
     METRIC_COLUMNS,
@@ -26,36 +27,6 @@ from infoflow.config.schema import (
 )
 from infoflow.training.experiment import build_network, run_experiment
 from infoflow.training.trainer import TrainingDiverged
-
-TINY = """
-name = "tiny"
-seeds = [0]
-
-[network]
-preset = "tanh-tanh"
-
-[inputs]
-kind = "gaussian"
-mean = 0.0
-var = 0.25
-
-[training]
-epochs = 4
-learning_rate = 0.05
-train_size = 40
-batch_size = 10
-test_size = 50
-lr_drop_accuracy = 0.8
-
-[estimation]
-n_samples = 40
-n_conditional = 16
-n_inputs = 6
-estimators = ["sp", "kl_upper"]
-
-[density]
-points = 24
-"""
 
 
 def tiny(**training: object) -> ExperimentConfig:

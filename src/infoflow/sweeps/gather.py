@@ -9,7 +9,6 @@ folder, grid values, seed, status, wall time and message. ``DIR/figures/mi_bands
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from infoflow.files import write_atomically
+from infoflow.plots.run_figures import save_figure
 from infoflow.sweeps.cells import Cell, value_text
 from infoflow.sweeps.executor import RunOutcome, is_complete
 
-FIGURE_FORMATS = ("png", "svg")
-PNG_DPI = 130
 BAND_QUANTILES = (0.25, 0.5, 0.75)
 
 
@@ -142,17 +140,6 @@ def _draw_bands(axes: Any, bands: pd.DataFrame, points: Sequence[str]) -> None:
         axes.fill_between(band["epoch"], band["q25"], band["q75"], color=colour, alpha=0.25, linewidth=0)
 
 
-def _save(figure: Figure, stem: Path) -> list[Path]:
-    written = []
-    for extension in FIGURE_FORMATS:
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format=extension, dpi=PNG_DPI)
-        path = stem.parent / f"{stem.name}.{extension}"
-        write_atomically(path, buffer.getvalue())
-        written.append(path)
-    return written
-
-
 def plot_bands(out_dir: Path, summary: pd.DataFrame, grid_keys: Sequence[str], title: str) -> list[Path]:
     """Draw DIR/figures/mi_bands and accuracy_bands (median and IQR over seeds); return the files."""
     mi = seed_bands(summary, grid_keys, "mi_nats", by_layer=True)
@@ -176,7 +163,7 @@ def plot_bands(out_dir: Path, summary: pd.DataFrame, grid_keys: Sequence[str], t
         axes.set_ylabel("nats")
     figure.axes[0].legend(fontsize="small")
     figure.suptitle(caption, fontsize="medium")
-    written += _save(figure, figures_dir / "mi_bands")
+    written += save_figure(figure, figures_dir / "mi_bands")
 
     accuracy = seed_bands(summary, grid_keys, "accuracy", by_layer=False)
     if not accuracy.empty:
@@ -187,5 +174,5 @@ def plot_bands(out_dir: Path, summary: pd.DataFrame, grid_keys: Sequence[str], t
         axes.set_ylabel("test accuracy")
         axes.legend(fontsize="small")
         axes.set_title(caption, fontsize="small")
-        written += _save(figure, figures_dir / "accuracy_bands")
+        written += save_figure(figure, figures_dir / "accuracy_bands")
     return written
