@@ -299,7 +299,7 @@ def test_float32_and_integer_samples_are_accepted() -> None:
         (np.zeros((3, 0)), BETA, {}, "at least one point"),
         (np.zeros((0, 3, 1)), BETA, {}, "empty"),
         (1.0, BETA, {}, "scalar"),
-        (["a", "b"], BETA, {}, "numeric"),
+        (["a", "b"], BETA, {}, "real numbers"),
         ([0.0, 1.0], 0.0, {}, "beta"),
         ([0.0, 1.0], -1.0, {}, "beta"),
         ([0.0, 1.0], float("nan"), {}, "beta"),
@@ -337,3 +337,14 @@ def test_cuda_tensors_give_the_cpu_numbers() -> None:
     assert torch.allclose(on_gpu.cpu(), sp_entropy(points, BETA), atol=1e-10)
     estimate = monte_carlo_entropy(points.cuda().expand(3, 200, 1).reshape(3, 200, 1), BETA, n_noise=4)
     assert estimate.nats.device.type == "cuda"
+
+
+def test_edges_of_floating_point_are_refused_or_exact() -> None:
+    # A beta whose square leaves float64's normal range is refused; just inside it the answer is
+    # the single-Gaussian closed form (the points' spread is negligible against beta).
+    for beta in (1e300, 1e-160):
+        with pytest.raises(ValueError, match="beta must lie in"):
+            sp_entropy([0.0, 1.0], beta)
+    assert sp_entropy([0.0, 1.0], 1e149) == pytest.approx(gaussian_entropy(1, 1e149), rel=1e-12)
+    with pytest.raises(ValueError, match="complex"):
+        sp_entropy(np.array([1 + 1j, 2.0]), BETA)

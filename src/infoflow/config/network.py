@@ -20,6 +20,7 @@ INITS = ("seed", "default", "zeros")
 NETWORK_KINDS = ("mlp", "elman")
 _ELMAN_ONLY = ("hidden", "steps")
 MIN_BETA = 1e-150
+MAX_BETA = 1e150
 
 
 def preset_architecture(preset: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
@@ -72,11 +73,12 @@ class NetworkConfig:
         min_length=1, description=f"a list of activation names, each {one_of(ACTIVATION_NAMES)}"
     )
     init: Literal[INITS] = Field("default", description=one_of(INITS))  # type: ignore[valid-type]
-    # Below 1e-150, beta^2 leaves float64's normal range and every density is 0 or inf.
+    # Outside [1e-150, 1e150], beta^2 leaves float64's normal range and every density is 0 or inf.
     beta: Number = Field(
         0.05,
         ge=MIN_BETA,
-        description="a finite number >= 1e-150 (the noise standard deviation; beta^2 must be a normal float64)",
+        le=MAX_BETA,
+        description="a number in [1e-150, 1e150] (the noise standard deviation; beta^2 must be a normal float64)",
     )
 
     @property

@@ -58,15 +58,22 @@ def gaussian_entropy(dim: int, beta: float) -> float:
     return 0.5 * dim * math.log(2 * math.pi * math.e * beta**2)
 
 
+BETA_RANGE = (1e-150, 1e150)
+
+
 def _as_point_sets(samples: Any) -> tuple[torch.Tensor, tuple[int, ...]]:
     """Return samples as a float64 tensor of shape (B, n, d) and the batch shape."""
     if isinstance(samples, torch.Tensor):
         points = samples.detach()
     else:
         try:
-            array = np.asarray(samples, dtype=np.float64)
+            raw = np.asarray(samples)
         except (TypeError, ValueError):
             raise ValueError("samples must be a numeric array or tensor") from None
+        if raw.dtype.kind not in "biuf":
+            kind = "complex numbers" if raw.dtype.kind == "c" else f"dtype {raw.dtype}"
+            raise ValueError(f"samples must be real numbers; got {kind}")
+        array = raw.astype(np.float64)
         points = torch.from_numpy(array)
     if not (
         points.is_floating_point() or points.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8)
@@ -97,6 +104,10 @@ def _check_beta(beta: float) -> float:
         raise ValueError(f"beta must be a positive number; got {beta!r}") from None
     if not (beta > 0 and math.isfinite(beta)):
         raise ValueError(f"beta must be a positive finite number; got {beta}")
+    if not (BETA_RANGE[0] <= beta <= BETA_RANGE[1]):
+        # beta^2 (and the Gaussian normalisation) must stay a normal float64: outside this range
+        # densities and entropies would silently underflow or overflow.
+        raise ValueError(f"beta must lie in [{BETA_RANGE[0]:g}, {BETA_RANGE[1]:g}]; got {beta:g} (rescale the samples)")
     return beta
 
 

@@ -26,9 +26,9 @@ def check_beta(beta: Any, name: str = "beta") -> float:
     """Return ``beta`` as a float if it is a positive finite number, else raise ValueError naming ``name``."""
     if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not (0 < float(beta) < math.inf):
         raise ValueError(f"{name} must be a positive finite number (the noise s.d.); got {beta!r}")
-    if float(beta) < 1e-150:
-        # beta^2 underflows float64's normal range below ~1e-154: every density would be 0 or inf.
-        raise ValueError(f"{name} must be >= 1e-150 (beta^2 must be a normal float64); got {beta!r}")
+    if not (1e-150 <= float(beta) <= 1e150):
+        # beta^2 leaves float64's normal range beyond these: every density would be 0 or inf.
+        raise ValueError(f"{name} must lie in [1e-150, 1e150] (beta^2 must be a normal float64); got {beta!r}")
     return float(beta)
 
 
