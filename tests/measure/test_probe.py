@@ -140,3 +140,15 @@ def test_density_mass_outside_the_grid_is_recorded_and_warned():
     with pytest.warns(UserWarning, match="outside the density grid"):
         record = probe.record(0)
     assert record.density_outside[0] > 0.5 and record.density_outside[1] < 1e-12
+
+
+def test_a_probe_locks_its_run_folder_until_closed(tmp_path):
+    from infoflow.runs.lock import RunFolderBusy
+
+    data = FiniteDataset(*three_blobs())
+    first = InformationProbe(users_model(), data, run_dir=tmp_path / "run", **PROBE_SETTINGS)
+    with pytest.raises(RunFolderBusy, match="in use"):
+        InformationProbe(users_model(), data, run_dir=tmp_path / "run", resume=True, **PROBE_SETTINGS)
+    first.close()
+    second = InformationProbe(users_model(), data, run_dir=tmp_path / "run", resume=True, **PROBE_SETTINGS)
+    second.close()

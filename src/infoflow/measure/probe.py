@@ -36,6 +36,7 @@ from infoflow.estimators.sample_propagation import ESTIMATORS, InformationMeasur
 from infoflow.estimators.truth import UnsupportedForTruth, true_mutual_information
 from infoflow.files import write_atomically
 from infoflow.models.noise import model_device, noise_modules
+from infoflow.runs.lock import RunFolderLock
 from infoflow.runs.records import EpochRecord, RunRecords
 from infoflow.validation import integer_at_least
 
@@ -203,6 +204,9 @@ class InformationProbe:
                 "load_state_dict() to continue a probe run"
             )
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        # Exclusive while this probe lives (released by close(), garbage collection or exit):
+        # a second probe or run on the folder gets one clear error.
+        self._lock = RunFolderLock(self.run_dir)
 
     def _choose_grids(self, measurement: InformationMeasurement) -> list[np.ndarray]:
         """Return the grids, choosing each unknown one from this measurement's samples."""
@@ -318,9 +322,18 @@ class InformationProbe:
         return record
 
     def close(self) -> None:
-        """Mark the run folder complete (its files are already up to date after every record)."""
+        """Mark the run folder complete (its files are up to date after every record) and release its lock."""
         if self.run_dir is not None and self.records is not None:
             self._write(status="complete")
+        self._release()
+
+    def _release(self) -> None:
+        lock = getattr(self, "_lock", None)
+        if lock is not None:
+            lock.release()
+
+    def __del__(self) -> None:
+        self._release()
 
     def __enter__(self) -> InformationProbe:
         return self
