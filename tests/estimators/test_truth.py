@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from scalar_nets import scalar_net
 from scipy import integrate
 from scipy.special import ndtr
 
@@ -30,16 +31,6 @@ NOISE_ENTROPY = 0.5 * math.log(2 * math.pi * math.e * BETA**2)  # h(N(0, beta^2)
 # The quadrature is designed to ~1e-7 nats (the product needs 1e-4): its entropy integrals of
 # multi-modal densities are the limiting part (measured worst case 1.2e-7 for two modes).
 QUADRATURE_TOL = 2e-7
-
-
-def scalar_net(activations: list[str], parameters: list[tuple[float, float]], beta: float = BETA) -> NoisyMLP:
-    """A unit-wide chain with the given (weight, bias) per layer."""
-    net = NoisyMLP([1] * (len(activations) + 1), activations, beta)
-    with torch.no_grad():
-        for linear, (weight, bias) in zip(net.linears, parameters):
-            linear.weight.fill_(weight)
-            linear.bias.fill_(bias)
-    return net
 
 
 def by_quadrature(net: NoisyMLP, inputs: InputDistribution, resolution: float = 1.0) -> list[float]:

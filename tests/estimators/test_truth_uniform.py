@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 import pytest
-import torch
+from scalar_nets import scalar_net
 from scipy import integrate, special
 
 from infoflow.data.distributions import Uniform
@@ -26,15 +26,6 @@ BETA = 0.05
 # ~1e-10 (epsabs 1e-12 per integral over a range of a few units), so 1e-6 leaves a wide margin for
 # the references and still tests the design accuracy, 100 times tighter than the promise.
 TOLERANCE = 1e-6
-
-
-def scalar_net(activations: list[str], parameters: list[tuple[float, float]], beta: float = BETA) -> NoisyMLP:
-    net = NoisyMLP([1] * (len(activations) + 1), activations, beta)
-    with torch.no_grad():
-        for linear, (weight, bias) in zip(net.linears, parameters):
-            linear.weight.fill_(weight)
-            linear.bias.fill_(bias)
-    return net
 
 
 def gaussian_entropy(sd: float) -> float:
