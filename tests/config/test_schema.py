@@ -580,14 +580,6 @@ def test_a_shipped_name_wins_over_a_file(tmp_path: Path, monkeypatch: pytest.Mon
     assert load_config("fig2").name == "fig2"
 
 
-def test_the_schema_offers_what_the_trainer_knows() -> None:
-    from infoflow.config import sections
-    from infoflow.training import trainer
-
-    assert sections.SCHEDULES == trainer.SCHEDULES
-    assert set(trainer.LOSSES) <= set(sections.LOSSES)
-
-
 def test_direct_construction_is_validated() -> None:
     config = parse_config(TINY)
     assert isinstance(config, ExperimentConfig)

@@ -8,14 +8,10 @@ import pytest
 
 from infoflow.data.distributions import Gaussian
 from infoflow.data.labels import ThresholdLabels
+from infoflow.measure.schedules import MeasurementSchedule
 from infoflow.models.mlp import NoisyMLP
-from infoflow.training.trainer import (
-    MeasurementSchedule,
-    RecordingSettings,
-    Trainer,
-    TrainingSettings,
-    derived_generator,
-)
+from infoflow.training.settings import RecordingSettings, TrainingSettings, derived_generator
+from infoflow.training.trainer import Trainer
 
 EPOCHS = 10**12
 

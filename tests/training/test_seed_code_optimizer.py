@@ -12,13 +12,12 @@ import io
 import pytest
 import torch
 
-from infoflow.config import sections
 from infoflow.config.schema import parse_config
 from infoflow.data.distributions import Gaussian
 from infoflow.data.labels import ThresholdLabels
 from infoflow.papers.kong2019.networks import seed_network
-from infoflow.training import trainer as trainer_module
-from infoflow.training.trainer import RecordingSettings, Trainer, TrainingSettings, derived_generator
+from infoflow.training.settings import RecordingSettings, TrainingSettings, derived_generator
+from infoflow.training.trainer import Trainer
 
 BETA = 0.05
 SIGN = ThresholdLabels(0.0, -1.0, 1.0)
@@ -130,7 +129,6 @@ def test_seed_code_is_off_by_default_and_takes_no_momentum():
     assert TrainingSettings(epochs=1, learning_rate=0.1).optimizer == "sgd"
     with pytest.raises(ValueError, match="momentum"):
         TrainingSettings(epochs=1, learning_rate=0.1, optimizer="seed_code", momentum=0.9)
-    assert sections.OPTIMIZERS == trainer_module.OPTIMIZERS
     base = 'name = "x"\n[network]\npreset = "tanh"\n[inputs]\nkind = "gaussian"\nmean = 0.0\nvar = 0.25\n[training]\n'
     assert parse_config(base).training.optimizer == "sgd"
     assert parse_config(base + 'optimizer = "seed_code"\n').training.optimizer == "seed_code"

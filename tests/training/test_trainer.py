@@ -10,17 +10,11 @@ import torch
 
 from infoflow.data.distributions import DiscreteUniform, Gaussian, GaussianMixture
 from infoflow.data.labels import ThresholdLabels
+from infoflow.measure.schedules import measured_epochs
 from infoflow.models.mlp import NoisyMLP
 from infoflow.papers.kong2019.networks import seed_network
-from infoflow.training.trainer import (
-    RecordingSettings,
-    Trainer,
-    TrainingDiverged,
-    TrainingSettings,
-    derived_generator,
-    measured_epochs,
-    train,
-)
+from infoflow.training.settings import RecordingSettings, TrainingSettings, derived_generator
+from infoflow.training.trainer import Trainer, TrainingDiverged, train
 
 BETA = 0.05
 FOUR_VALUES = DiscreteUniform([-3.0, -1.0, 1.0, 3.0])

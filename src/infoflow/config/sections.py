@@ -12,13 +12,10 @@ from pydantic.dataclasses import dataclass
 from infoflow.config.errors import invalid, one_of
 from infoflow.config.types import SECTION, Flag, Integer, Number, fill_defaults
 from infoflow.estimators.sample_propagation import ESTIMATORS
+from infoflow.measure.schedules import SCHEDULES
+from infoflow.training.settings import LOSSES, OPTIMIZERS
 
 LABEL_KINDS = ("threshold", "dataset", "sum_sign")
-# The trainer's choices, spelled here so the schema does not import the training loop (which
-# imports the run-folder code that imports the schema); a test checks they agree.
-LOSSES = ("mse", "cross_entropy")
-SCHEDULES = ("every", "interval", "log")
-OPTIMIZERS = ("sgd", "adam", "seed_code")
 # Activations whose range has no bound: their density grid is chosen from the data ("auto").
 UNBOUNDED_ACTIVATIONS = ("leaky_relu", "relu", "linear")
 AUTO = "auto"

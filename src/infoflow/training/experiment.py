@@ -57,13 +57,8 @@ from infoflow.runs.folder import OpenRunFolder, _Start
 from infoflow.runs.records import EpochRecord
 from infoflow.runs.writer import RunWriter, best_effort, utc_now, write_file
 from infoflow.threads import torch_threads
-from infoflow.training.trainer import (
-    RecordingSettings,
-    Trainer,
-    TrainingDiverged,
-    TrainingSettings,
-    derived_generator,
-)
+from infoflow.training.settings import RecordingSettings, TrainingSettings, derived_generator
+from infoflow.training.trainer import Trainer, TrainingDiverged
 
 # ----------------------------------------------------------------------------------------------
 
