@@ -13,7 +13,7 @@ import torch
 from scipy import integrate
 
 from infoflow import sp_entropy
-from infoflow.entropy.engine import (
+from infoflow.entropy import (
     dense_quadrature_entropy,
     gaussian_entropy,
     monte_carlo_entropy,
@@ -225,7 +225,7 @@ def test_monte_carlo_memory_stays_bounded_for_large_n() -> None:
     script = textwrap.dedent(
         """
         import resource, torch
-        from infoflow.entropy.engine import monte_carlo_entropy
+        from infoflow.entropy import monte_carlo_entropy
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         points = torch.randn(1, 30000, 3, dtype=torch.float64)
         monte_carlo_entropy(points, 0.05, n_noise=1)
