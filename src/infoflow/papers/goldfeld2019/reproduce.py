@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -129,5 +130,5 @@ def reproduce_szt(
         raise FileExistsError(f"{report} exists and was not written by infoflow; move it away or choose another --out")
     write_atomically(report, text.encode("utf-8"))
     if progress:
-        print(f"szt: done in {time.perf_counter() - started:.0f} s; report {report}")
+        print(f"szt: done in {time.perf_counter() - started:.0f} s; report {report}", file=sys.stderr)
     return report
