@@ -10,6 +10,7 @@ import pytest
 from synthetic_runs import mixture_densities, write_run
 
 from infoflow.plots.run_figures import plot_comparison, plot_run
+from infoflow.runs.folder import FIGURE_INDEX
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EPOCHS = np.arange(0, 40)
@@ -54,7 +55,9 @@ def _synthetic(tmp_path: Path, name: str, *, n_layers: int, n_seeds: int, true_m
 def _check_files(paths: list[Path], expected_stems: set[str], run_dir: Path) -> None:
     figures = run_dir / "figures"
     assert {p.name for p in paths} == {f"{stem}.{ext}" for stem in expected_stems for ext in ("png", "svg")}
-    assert sorted(p.name for p in figures.iterdir()) == sorted(p.name for p in paths)  # no temp files left
+    written = sorted(p.name for p in figures.iterdir() if p.name != FIGURE_INDEX)
+    assert written == sorted(p.name for p in paths)  # no temp files left
+    assert (figures / FIGURE_INDEX).read_text().split() == sorted({p.stem for p in paths})
     for path in paths:
         assert path.parent == figures and path.stat().st_size > 1000
         if path.suffix == ".png":

@@ -187,6 +187,19 @@ def test_foreign_entries_lists_what_no_run_wrote(finished: Path) -> None:
     assert foreign_entries(finished) == ["my_plots/", "notes.md"]
 
 
+def test_figures_any_infoflow_module_drew_belong_to_the_run(finished: Path) -> None:
+    # A paper's own figure, drawn through plots.save_figure, is listed in the figure index; a
+    # user's figure of another name is not.
+    from matplotlib.figure import Figure
+
+    from infoflow.plots.run_figures import save_figure
+
+    (finished / "figures").mkdir(exist_ok=True)
+    save_figure(Figure(), finished / "figures" / "a_papers_figure")
+    (finished / "figures" / "mine.png").write_bytes(b"not ours")
+    assert foreign_entries(finished) == ["figures/mine.png"]
+
+
 # ----------------------------------------------------------------------------------------------
 # The lock
 # ----------------------------------------------------------------------------------------------

@@ -108,7 +108,8 @@ class InformationMeasurement:
 # ----------------------------------------------------------------------------------------------
 
 
-def _check_estimators(estimator: str | Sequence[str]) -> tuple[str, ...]:
+def check_estimators(estimator: str | Sequence[str]) -> tuple[str, ...]:
+    """Return the estimator names, distinct and in order, or raise ValueError naming the bad one."""
     names = (estimator,) if isinstance(estimator, str) else tuple(estimator)
     if not names:
         raise ValueError(f"estimator must name at least one of {', '.join(ESTIMATORS)}")
@@ -332,7 +333,7 @@ def measure_information(
     biased low by about (m-1)/(2 n) nats for m occupied bins (Miller-Madow), more for the many-bin
     unconditional entropy than for the conditionals, so the binned MI is usually biased low further.
     """
-    estimators = _check_estimators(estimator)
+    estimators = check_estimators(estimator)
     n_samples = integer_at_least("n_samples", n_samples, 1)
     n_conditional = integer_at_least("n_conditional", n_conditional, 1)
     n_inputs = integer_at_least("n_inputs", n_inputs, 1)

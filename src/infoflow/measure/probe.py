@@ -32,7 +32,7 @@ from torch import nn
 from infoflow.data.distributions import InputDistribution
 from infoflow.entropy import smoothed_density
 from infoflow.estimators.bounds import binned_entropy
-from infoflow.estimators.sample_propagation import ESTIMATORS, InformationMeasurement, measure_information
+from infoflow.estimators.sample_propagation import InformationMeasurement, check_estimators, measure_information
 from infoflow.estimators.truth import UnsupportedForTruth, true_mutual_information
 from infoflow.files import write_atomically
 from infoflow.models.noise import model_device, noise_modules
@@ -136,13 +136,7 @@ class InformationProbe:
         self.model = model
         self.inputs = inputs
         self.labels = labels
-        names = (estimator,) if isinstance(estimator, str) else tuple(estimator)
-        for item in names:
-            if item not in ESTIMATORS:
-                raise ValueError(f"estimator must be among {', '.join(ESTIMATORS)}; got {item!r}")
-        if not names:
-            raise ValueError(f"estimator must name at least one of {', '.join(ESTIMATORS)}")
-        self.estimators = tuple(dict.fromkeys(names))
+        self.estimators = check_estimators(estimator)
         self.settings = {
             "n_samples": integer_at_least("n_samples", n_samples, 1),
             "n_conditional": integer_at_least("n_conditional", n_conditional, 1),

@@ -96,11 +96,6 @@ class NoisyMLP(nn.Module):
         """Return S_l = act_l(W_l t + b_l) for layer ``index`` (0-based), shape (..., d_l)."""
         return ACTIVATIONS[self.activations[index]](self.linears[index](previous))
 
-    def add_noise(self, clean: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Return ``clean + beta * N(0, I)``, same shape, noise drawn from ``generator``."""
-        noise = torch.randn(clean.shape, generator=generator, dtype=clean.dtype, device=clean.device)
-        return clean + self.beta * noise
-
     def propagate(self, x: torch.Tensor, generator: torch.Generator | None = None) -> LayerOutputs:
         """Run the noisy network and return every layer's S_l and T_l, each (batch, d_l).
 

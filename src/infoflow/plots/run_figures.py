@@ -19,9 +19,9 @@ from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 
 from infoflow.files import write_atomically
+from infoflow.runs.folder import FIGURE_EXTENSIONS, FIGURE_INDEX
 from infoflow.runs.reader import RunRecord, read_run
 
-FIGURE_FORMATS = ("png", "svg")
 PNG_DPI = 130
 # Panels per layer in density_layer{l}.png for layers wider than one unit.
 MAX_UNITS_SHOWN = 4
@@ -47,12 +47,20 @@ def _render(figure: Figure, extension: str) -> bytes:
 
 
 def save_figure(figure: Figure, stem: Path) -> list[Path]:
-    """Write ``stem.png`` and ``stem.svg`` atomically; return their paths."""
+    """Write ``stem.png`` and ``stem.svg`` atomically and list the stem in the folder's figure index.
+
+    The index (``runs.folder.FIGURE_INDEX``) tells ``--force`` which files in figures/ infoflow drew,
+    whichever module drew them. Returns the figure paths.
+    """
     written = []
-    for extension in FIGURE_FORMATS:
+    for extension in FIGURE_EXTENSIONS:
         path = stem.parent / f"{stem.name}.{extension}"
         write_atomically(path, _render(figure, extension))
         written.append(path)
+    index = stem.parent / FIGURE_INDEX
+    stems = set(index.read_text(encoding="utf-8").split()) if index.is_file() else set()
+    if stem.name not in stems:
+        write_atomically(index, "".join(f"{name}\n" for name in sorted(stems | {stem.name})).encode("utf-8"))
     return written
 
 
@@ -268,7 +276,7 @@ def plot_comparison(run_dirs: Mapping[str, str | Path] | Iterable[str | Path], o
     """
     out_path = Path(out_path)
     extension = out_path.suffix.lstrip(".").lower()
-    if extension not in FIGURE_FORMATS:
+    if extension not in FIGURE_EXTENSIONS:
         raise ValueError(f"out_path must end in .png or .svg, got {out_path.name!r}")
     labelled = run_dirs.items() if isinstance(run_dirs, Mapping) else [(None, path) for path in run_dirs]
     runs = [(label, read_run(path)) for label, path in labelled]

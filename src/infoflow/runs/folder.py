@@ -43,7 +43,20 @@ from infoflow.runs.replace import (
 
 # Every name a run writes at its top level; figures/ holds infoflow's figure files only.
 RUN_OWNED = (*RUN_FILES, LOCK_NAME)
-_FIGURE_FILE = re.compile(r"(mi|information_plane|overview|density_layer\d+|szt_information)\.(png|svg)")
+# The figures `infoflow plot` draws; any other figure infoflow draws is listed in FIGURE_INDEX.
+_FIGURE_FILE = re.compile(r"(mi|information_plane|overview|density_layer\d+)\.(png|svg)")
+# Written by plots.run_figures.save_figure beside the figures: one stem per line.
+FIGURE_INDEX = ".infoflow-figures"
+FIGURE_EXTENSIONS = ("png", "svg")
+
+
+def indexed_figures(figures_dir: Path) -> set[str]:
+    """Return the file names that infoflow's figure index in ``figures_dir`` lists (empty if none)."""
+    try:
+        stems = (figures_dir / FIGURE_INDEX).read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {f"{stem}.{extension}" for stem in stems for extension in FIGURE_EXTENSIONS} | {FIGURE_INDEX}
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any] | None:
@@ -91,8 +104,9 @@ def foreign_entries(run_dir: str | os.PathLike[str]) -> list[str]:
             if not entry.is_dir() or entry.is_symlink():
                 found.append("figures")
                 continue
+            indexed = indexed_figures(entry)
             for figure in entry.iterdir():
-                owned = _FIGURE_FILE.fullmatch(figure.name) or _is_scratch_file(figure.name)
+                owned = _FIGURE_FILE.fullmatch(figure.name) or figure.name in indexed or _is_scratch_file(figure.name)
                 if not (owned and figure.is_file() and not figure.is_symlink()):
                     found.append(f"figures/{figure.name}")
         elif entry.name not in RUN_OWNED or not entry.is_file() or entry.is_symlink():
