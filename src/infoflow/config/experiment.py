@@ -10,15 +10,9 @@ from pydantic.dataclasses import dataclass
 from infoflow.config.errors import invalid
 from infoflow.config.inputs import LABELLED_KINDS, InputsConfig
 from infoflow.config.network import NetworkConfig
-from infoflow.config.sections import (
-    AUTO,
-    DensityConfig,
-    EstimationConfig,
-    LabelsConfig,
-    TrainingConfig,
-    fixed_density_limits,
-)
+from infoflow.config.sections import DensityConfig, LabelsConfig, TrainingConfig, fixed_density_limits
 from infoflow.config.types import SECTION, Integer, Text
+from infoflow.measure.settings import AUTO, MeasurementSettings
 from infoflow.validation import MAX_SEED
 
 # Seeds are stored exactly in metrics.csv's float64 table, so at most 2**53 - 1.
@@ -38,6 +32,10 @@ class ExperimentConfig:
     - ``loss = "mse"`` needs a one-unit output (an Elman network's read-out is one unit); a wider
       output needs ``loss = "cross_entropy"`` with ``labels.kind = "dataset"`` (integer class labels);
     - ``density.limits`` has one entry per layer.
+
+    ``estimation`` is the run's :class:`~infoflow.measure.settings.MeasurementSettings`: the
+    ``[estimation]`` table and, as ``density_points`` and ``density_limits``, the ``[density]``
+    table (read back as ``config.density``).
     """
 
     name: Text = Field(description="a string")
@@ -47,8 +45,12 @@ class ExperimentConfig:
     inputs: InputsConfig = Field(description="a table [inputs] with a kind")
     labels: LabelsConfig = Field(description="a table [labels]")
     training: TrainingConfig = Field(description="a table [training]")
-    estimation: EstimationConfig = Field(description="a table [estimation]")
-    density: DensityConfig = Field(description="a table [density]")
+    estimation: MeasurementSettings = Field(description="a table [estimation]")
+
+    @property
+    def density(self) -> DensityConfig:
+        """The ``[density]`` table: grid points and limits per layer (from ``estimation``)."""
+        return DensityConfig(self.estimation.density_points, self.estimation.density_limits or ())
 
     def fixed_density_limits(self) -> tuple[tuple[float, float], ...]:
         """Return each layer's density grid [low, high], an "auto" layer's from its activation.
@@ -94,6 +96,8 @@ class ExperimentConfig:
                     f"{outputs} output units (network.widths ends with {outputs})"
                 )
                 raise invalid("labels.kind", allowed, labels.kind)
+        if not self.estimation.densities or self.estimation.density_limits is None:
+            raise invalid("estimation.densities", "true with density_limits set (a run records its densities)", False)
         if len(self.density.limits) != network.n_layers:
             allowed = (
                 f'"auto", or a list of {network.n_layers} entries, one per layer: [low, high] (low < high) or "auto"'

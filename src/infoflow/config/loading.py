@@ -18,16 +18,19 @@ from infoflow.config.experiment import ExperimentConfig
 from infoflow.config.inputs import INPUT_CONFIGS, INPUT_KINDS
 from infoflow.config.network import NetworkConfig
 from infoflow.config.sections import (
-    AUTO,
+    DENSITY_KEYS,
+    ESTIMATION_ALIASES,
+    ESTIMATION_KEYS,
     LABEL_CONFIGS,
     LABEL_KINDS,
-    DensityConfig,
-    EstimationConfig,
     TrainingConfig,
     default_density_limits,
 )
+from infoflow.fields import error_line
+from infoflow.measure.settings import AUTO, ESTIMATORS_ALLOWED, MeasurementSettings
 
-TOP_LEVEL_KEYS = tuple(field.name for field in dataclasses.fields(ExperimentConfig))
+TABLES = ("network", "inputs", "labels", "training", "estimation", "density")
+TOP_LEVEL_KEYS = ("name", "description", "seeds", *TABLES)
 
 
 @functools.cache
@@ -81,14 +84,7 @@ def _parse_experiment(
     labels_table = _table(data, "labels")
     labels = _validate(LABEL_CONFIGS[_kind(labels_table, "labels", LABEL_KINDS, "threshold")], labels_table, "labels")
     training = _validate(TrainingConfig, _table(data, "training"), "training")
-    estimation = _validate(EstimationConfig, _table(data, "estimation"), "estimation")
-    density_table = dict(_table(data, "density"))
-    limits = density_table.get("limits", default_density_limits(network.activations, network.beta))
-    density_table["limits"] = (AUTO,) * network.n_layers if limits == AUTO else limits
-    try:
-        density = _adapter(DensityConfig).validate_python(density_table)
-    except ValidationError as error:
-        raise from_validation_error(error, DensityConfig, _table(data, "density"), "density") from None
+    estimation = _measurement(_table(data, "estimation"), _table(data, "density"), network)
     top = {
         "name": data.get("name", default_name),
         "description": data.get("description", ""),
@@ -98,9 +94,38 @@ def _parse_experiment(
         "labels": labels,
         "training": training,
         "estimation": estimation,
-        "density": density,
     }
     return _validate(ExperimentConfig, top, "")
+
+
+def _measurement(
+    estimation: dict[str, Any], density: dict[str, Any], network: NetworkConfig
+) -> MeasurementSettings:
+    """Return the MeasurementSettings of the ``[estimation]`` and ``[density]`` tables."""
+    for table, keys, aliases in (("estimation", ESTIMATION_KEYS, ESTIMATION_ALIASES), ("density", DENSITY_KEYS, {})):
+        for key in estimation if table == "estimation" else density:
+            if key not in keys and key not in aliases:
+                raise ConfigError(f"{table}.{key} is not a known key; allowed: {', '.join(keys)}")
+    estimators = estimation.get("estimators", ["sp"])
+    if isinstance(estimators, list) and all(isinstance(name, str) for name in estimators) and "sp" not in estimators:
+        # A run's primary estimate is sample propagation's: a config must list it.
+        raise ConfigError(f'estimation.estimators must be {ESTIMATORS_ALLOWED} that includes "sp"; got {describe(estimators)}')
+    limits = density.get("limits", default_density_limits(network.activations, network.beta))
+    values = {
+        **estimation,
+        **({"density_points": density["points"]} if "points" in density else {}),
+        "density_limits": (AUTO,) * network.n_layers if limits == AUTO else limits,
+    }
+    try:
+        return _adapter(MeasurementSettings).validate_python(values)
+    except ValidationError as error:
+        location = error.errors()[0]["loc"]
+        key = next((part for part in location if isinstance(part, str)), "")
+        if key.startswith("density_"):
+            raw = {f"density_{name}": value for name, value in density.items()}
+            line = error_line(error, MeasurementSettings, raw, "")
+            raise ConfigError(line.replace(key, "density." + key.removeprefix("density_"), 1)) from None
+        raise from_validation_error(error, MeasurementSettings, estimation, "estimation") from None
 
 
 def parse_config(
@@ -207,9 +232,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _table_dict(section: Any) -> dict[str, Any]:
-    """Return a table's fields in declaration order; a None field (meaning "not set") is left out."""
-    values = ((field.name, getattr(section, field.name)) for field in dataclasses.fields(section))
+def _table_dict(section: Any, names: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Return a table's fields (``names``, else all) in order; a None field (meaning "not set") is left out."""
+    names = names if names is not None else tuple(field.name for field in dataclasses.fields(section))
+    values = ((name, getattr(section, name)) for name in names)
     return {key: _plain(value) for key, value in values if value is not None}
 
 
@@ -223,7 +249,9 @@ def config_to_dict(config: ExperimentConfig) -> dict[str, Any]:
         "name": config.name,
         "description": config.description,
         "seeds": list(config.seeds),
-        **{key: _table_dict(getattr(config, key)) for key in TOP_LEVEL_KEYS[3:]},
+        **{key: _table_dict(getattr(config, key)) for key in TABLES[:4]},
+        "estimation": _table_dict(config.estimation, ESTIMATION_KEYS),
+        "density": _table_dict(config.density),
     }
 
 

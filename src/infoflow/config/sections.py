@@ -1,24 +1,22 @@
-"""``[labels]``, ``[training]``, ``[estimation]`` and ``[density]``."""
+"""``[labels]``, ``[training]``; ``[estimation]`` and ``[density]`` are one MeasurementSettings."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from dataclasses import dataclass as plain_dataclass
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from pydantic.dataclasses import dataclass
 
 from infoflow.config.errors import invalid, one_of
-from infoflow.config.types import SECTION, Flag, Integer, Number, fill_defaults
-from infoflow.estimators.sample_propagation import ESTIMATORS
-from infoflow.measure.schedules import SCHEDULES
+from infoflow.config.types import SECTION, Integer, Number, fill_defaults
+from infoflow.measure.settings import AUTO, DENSITY_FIELDS, GridLimits, MeasurementSettings
 from infoflow.training.settings import LOSSES, OPTIMIZERS
 
 LABEL_KINDS = ("threshold", "dataset", "sum_sign")
 # Activations whose range has no bound: their density grid is chosen from the data ("auto").
 UNBOUNDED_ACTIVATIONS = ("leaky_relu", "relu", "linear")
-AUTO = "auto"
 
 _FINITE = "a finite number"
 _POSITIVE = "a finite number > 0"
@@ -139,53 +137,17 @@ class TrainingConfig:
 
 
 # ----------------------------------------------------------------------------------------------
-# [estimation]
+# [estimation] and [density]: one MeasurementSettings (measure/settings.py)
 # ----------------------------------------------------------------------------------------------
 
-_ESTIMATORS_ALLOWED = f'a list of distinct names among {", ".join(ESTIMATORS)} that includes "sp"'
-
-
-@dataclass(frozen=True, config=SECTION)
-class EstimationConfig:
-    """``[estimation]``: sample-propagation sizes, the measurement schedule, extra estimators.
-
-    ``target_std_error`` is the Monte-Carlo standard error aimed at for each I(X;T_l), in nats.
-    """
-
-    n_samples: Integer = Field(1000, ge=1, description=_AT_LEAST_ONE)
-    n_conditional: Integer = Field(1000, ge=1, description=_AT_LEAST_ONE)
-    n_inputs: Integer = Field(500, ge=1, description=_AT_LEAST_ONE)
-    schedule: Literal[SCHEDULES] = Field("every", description=one_of(SCHEDULES))  # type: ignore[valid-type]
-    every: Integer = Field(1, ge=1, description=_AT_LEAST_ONE)
-    points: Integer = Field(60, ge=2, description="an integer >= 2")
-    label_information: Flag = Field(True, description="true or false")
-    true_information: Flag = Field(True, description="true or false")
-    estimators: tuple[Literal[ESTIMATORS], ...] = Field(  # type: ignore[valid-type]
-        ("sp",), min_length=1, description=_ESTIMATORS_ALLOWED
-    )
-    binning_bin_size: Number = Field(0.05, gt=0.0, description=_POSITIVE)
-    target_std_error: Number = Field(0.01, gt=0.0, description=f"{_POSITIVE} (nats)")
-    clustering_bin_size: Number | None = Field(
-        None, gt=0.0, description="a number > 0 (the cube side for H(Bin(S_l)), the clustering statistic) or left out"
-    )
-    stratified: Flag = Field(
-        False,
-        description="true or false (true: h(T_l)'s draws take every support point of a uniform discrete X equally often)",
-    )
-
-    @field_validator("estimators")
-    @classmethod
-    def _with_sp(cls, estimators: tuple[str, ...]) -> tuple[str, ...]:
-        if "sp" not in estimators or len(set(estimators)) != len(estimators):
-            raise ValueError(_ESTIMATORS_ALLOWED)
-        return estimators
-
-
-# ----------------------------------------------------------------------------------------------
-# [density]
-# ----------------------------------------------------------------------------------------------
-
-GridLimits = Union[Literal["auto"], tuple[Number, Number]]
+# The [estimation] table is MeasurementSettings less its density fields; "binning_bin_size" is
+# the older name of "bin_size". The [density] table holds density_points and density_limits.
+EstimationConfig = MeasurementSettings
+ESTIMATION_KEYS = tuple(
+    name for name in MeasurementSettings.__pydantic_fields__ if name not in (*DENSITY_FIELDS, "densities")
+)
+ESTIMATION_ALIASES = {"binning_bin_size": "bin_size"}
+DENSITY_KEYS = tuple(name.removeprefix("density_") for name in DENSITY_FIELDS)
 
 
 def fixed_density_limits(activations: Sequence[str], beta: float) -> tuple[tuple[float, float], ...]:
@@ -210,22 +172,13 @@ def default_density_limits(activations: Sequence[str], beta: float) -> tuple[Gri
     return tuple(AUTO if name in UNBOUNDED_ACTIVATIONS else limits for name, limits in zip(activations, fixed))
 
 
-@dataclass(frozen=True, config=SECTION)
+@plain_dataclass(frozen=True)
 class DensityConfig:
-    """``[density]``: grid points per layer and each layer's grid, [low, high] or "auto".
+    """A config's ``[density]`` table, read from its MeasurementSettings (``config.density``).
 
-    "auto": the runner chooses the grid from the data and records the mass outside it.
-    ``limits = "auto"`` in a file means "auto" for every layer.
+    ``points``: grid points per layer; ``limits``: each layer's grid, [low, high] or "auto"
+    (the runner chooses the grid from the data and records the mass outside it).
     """
 
-    points: Integer = Field(300, ge=2, description="an integer >= 2 (grid points per layer)")
-    limits: tuple[GridLimits, ...] = Field(
-        (), description='"auto", or a list of one [low, high] pair (low < high, finite) or "auto" per layer'
-    )
-
-    @field_validator("limits")
-    @classmethod
-    def _ordered(cls, limits: tuple[GridLimits, ...]) -> tuple[GridLimits, ...]:
-        if any(limit != AUTO and not (math.isfinite(limit[0]) and limit[0] < limit[1]) for limit in limits):
-            raise ValueError("low < high")
-        return limits
+    points: int
+    limits: tuple[GridLimits, ...]

@@ -33,7 +33,7 @@ from infoflow.config.experiment import ExperimentConfig
 from infoflow.config.inputs import INPUT_CONFIGS
 from infoflow.config.loading import parse_config, shipped_config_text, shipped_experiments
 from infoflow.config.network import NetworkConfig
-from infoflow.config.sections import LABEL_CONFIGS, DensityConfig, EstimationConfig, TrainingConfig
+from infoflow.config.sections import DENSITY_KEYS, ESTIMATION_ALIASES, ESTIMATION_KEYS, LABEL_CONFIGS, TrainingConfig
 
 SPEC_KEYS = ("experiment", "seeds", "set", "grid")
 # Top-level config keys a spec may override; "seeds" is the spec's own key.
@@ -61,8 +61,8 @@ def config_keys() -> dict[str, tuple[str, ...]]:
         "inputs": _fields(*INPUT_CONFIGS.values()),
         "labels": _fields(*LABEL_CONFIGS.values()),
         "training": _fields(TrainingConfig),
-        "estimation": _fields(EstimationConfig),
-        "density": _fields(DensityConfig),
+        "estimation": (*ESTIMATION_KEYS, *ESTIMATION_ALIASES),
+        "density": DENSITY_KEYS,
     }
 
 
