@@ -19,12 +19,12 @@ import torch
 from tiny_configs import TINY
 
 from infoflow.config.schema import (
-    METRIC_COLUMNS,
     ExperimentConfig,
     load_config,
     parse_config,
     with_seeds,
 )
+from infoflow.runs.format import METRIC_COLUMNS
 from infoflow.training.experiment import build_network, run_experiment
 from infoflow.training.trainer import TrainingDiverged
 

@@ -289,11 +289,11 @@ def with_seeds(config: ExperimentConfig, n_seeds: int) -> ExperimentConfig:
     return dataclasses.replace(config, seeds=tuple(range(n_seeds)))
 
 
-def _first_difference(left: Any, right: Any, path: str = "") -> str | None:
+def first_difference(left: Any, right: Any, path: str = "") -> str | None:
     """Return the dotted field where two config dicts first differ, with both values."""
     if isinstance(left, dict) and isinstance(right, dict):
         for key in list(left) + [key for key in right if key not in left]:
-            found = _first_difference(left.get(key), right.get(key), f"{path}.{key}" if path else key)
+            found = first_difference(left.get(key), right.get(key), f"{path}.{key}" if path else key)
             if found:
                 return found
         return None

@@ -20,7 +20,7 @@ from infoflow.config.inputs import (
     UniformInputsConfig,
 )
 from infoflow.config.loading import (
-    _first_difference,
+    first_difference,
     config_to_dict,
     config_to_toml,
     load_config,
@@ -44,31 +44,14 @@ from infoflow.config.sections import (
     fixed_density_limits,
 )
 
-# The run folder's constants (used by runs/ and training/; they belong with the run-folder format).
-RUN_FILES = ("config.toml", "metrics.csv", "densities.npz", "manifest.json", "checkpoint.pt", "figures")
-METRIC_COLUMNS = ("seed", "epoch", "layer", "mi_nats", "true_mi_nats", "mi_label_nats", "accuracy", "loss", "lr")
-CHECKPOINT_FORMAT = "infoflow-checkpoint-2"  # 2: records by recorded epoch, Adam state, train_accuracy stream
-# Runs use one intra-op thread: for networks this small, threads cost more than they save (ten
-# times slower on a busy two-core machine), and one thread makes every number independent of
-# the machine's core count.
-RUN_THREADS = 1
-# A checkpoint (with fsync) costs milliseconds on a busy disk, more than an epoch of these small
-# networks; taking one at most once a second bounds that cost and the work a kill can lose.
-CHECKPOINT_INTERVAL_S = 1.0
-
 __all__ = [
     "AUTO",
-    "CHECKPOINT_FORMAT",
-    "CHECKPOINT_INTERVAL_S",
     "DATASET_SUFFIXES",
     "INITS",
     "INPUT_CONFIGS",
     "INPUT_KINDS",
     "LABEL_KINDS",
-    "METRIC_COLUMNS",
     "OPTIMIZERS",
-    "RUN_FILES",
-    "RUN_THREADS",
     "ConfigError",
     "DatasetInputsConfig",
     "DatasetLabelsConfig",
@@ -84,10 +67,10 @@ __all__ = [
     "ThresholdLabelsConfig",
     "TrainingConfig",
     "UniformInputsConfig",
-    "_first_difference",
     "config_to_dict",
     "config_to_toml",
     "default_density_limits",
+    "first_difference",
     "fixed_density_limits",
     "load_config",
     "parse_config",

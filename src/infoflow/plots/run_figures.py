@@ -19,7 +19,7 @@ from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
 
 from infoflow.files import write_atomically
-from infoflow.runs.folder import FIGURE_EXTENSIONS, FIGURE_INDEX
+from infoflow.runs.format import FIGURE_EXTENSIONS, FIGURE_INDEX
 from infoflow.runs.reader import RunRecord, read_run
 
 PNG_DPI = 130

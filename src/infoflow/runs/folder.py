@@ -13,9 +13,7 @@ A run starts fresh (absent or empty folder), resumes (``resume``), or replaces a
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,16 +21,17 @@ from typing import Any
 
 import torch
 
-from infoflow.config.schema import (
-    CHECKPOINT_FORMAT,
-    RUN_FILES,
-    ConfigError,
-    ExperimentConfig,
-    _first_difference,
-    config_to_dict,
-    parse_config,
+from infoflow.config.schema import ConfigError, ExperimentConfig, first_difference, config_to_dict, parse_config
+from infoflow.runs.contents import (
+    check_output_folder,
+    foreign_entries,
+    is_run_folder,
+    is_scratch_file,
+    manifest_problem,
+    read_manifest,
+    run_entries,
 )
-from infoflow.files import TEMPORARY_MARK
+from infoflow.runs.format import CHECKPOINT_FILE, CHECKPOINT_FORMAT, CONFIG_FILE
 from infoflow.runs.lock import LOCK_NAME, RunFolderLock
 from infoflow.runs.replace import (
     Replacement,
@@ -41,96 +40,8 @@ from infoflow.runs.replace import (
     replace_run,
 )
 
-# Every name a run writes at its top level; figures/ holds infoflow's figure files only.
-RUN_OWNED = (*RUN_FILES, LOCK_NAME)
-# The figures `infoflow plot` draws; any other figure infoflow draws is listed in FIGURE_INDEX.
-_FIGURE_FILE = re.compile(r"(mi|information_plane|overview|density_layer\d+)\.(png|svg)")
-# Written by plots.run_figures.save_figure beside the figures: one stem per line.
-FIGURE_INDEX = ".infoflow-figures"
-FIGURE_EXTENSIONS = ("png", "svg")
-
-
-def indexed_figures(figures_dir: Path) -> set[str]:
-    """Return the file names that infoflow's figure index in ``figures_dir`` lists (empty if none)."""
-    try:
-        stems = (figures_dir / FIGURE_INDEX).read_text(encoding="utf-8").split()
-    except (OSError, UnicodeDecodeError):
-        return set()
-    return {f"{stem}.{extension}" for stem in stems for extension in FIGURE_EXTENSIONS} | {FIGURE_INDEX}
-
-
-def _read_manifest(run_dir: Path) -> dict[str, Any] | None:
-    try:
-        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) and "infoflow_version" in manifest else None
-
-
-def _manifest_problem(run_dir: Path) -> str:
-    """Say why ``run_dir`` has no valid manifest, naming the file."""
-    path = run_dir / "manifest.json"
-    if not path.exists():
-        return "it has no manifest.json"
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        return f"{path} is unreadable ({type(error).__name__}: {' '.join(str(error).split())})"
-    return (
-        f"{path} is not an infoflow manifest" if not isinstance(manifest, dict) else f"{path} has no infoflow_version"
-    )
-
-
-def _is_scratch_file(name: str) -> bool:
-    return TEMPORARY_MARK in name
-
-
-def _entries(run_dir: Path) -> list[Path]:
-    """The folder's entries that matter: everything but its lock file and temporary files."""
-    if not run_dir.is_dir():
-        return []
-    return [entry for entry in run_dir.iterdir() if entry.name != LOCK_NAME and not _is_scratch_file(entry.name)]
-
-
-def foreign_entries(run_dir: str | os.PathLike[str]) -> list[str]:
-    """Return, sorted, the entries of ``run_dir`` that no run wrote (``figures/x`` for one in figures/).
-
-    A run's own name holding the wrong kind of thing (a folder called metrics.csv) counts too.
-    """
-    folder = Path(run_dir)
-    found: list[str] = []
-    for entry in _entries(folder):
-        if entry.name == "figures":
-            if not entry.is_dir() or entry.is_symlink():
-                found.append("figures")
-                continue
-            indexed = indexed_figures(entry)
-            for figure in entry.iterdir():
-                owned = _FIGURE_FILE.fullmatch(figure.name) or figure.name in indexed or _is_scratch_file(figure.name)
-                if not (owned and figure.is_file() and not figure.is_symlink()):
-                    found.append(f"figures/{figure.name}")
-        elif entry.name not in RUN_OWNED or not entry.is_file() or entry.is_symlink():
-            found.append(entry.name + ("/" if entry.is_dir() else ""))
-    return sorted(found)
-
-
-def is_run_folder(path: str | os.PathLike[str]) -> bool:
-    """Return True if ``path`` is a folder that infoflow wrote a run into.
-
-    That is: it has a valid manifest.json, or (a run killed before writing its manifest) it
-    holds a config.toml and nothing but run files.
-    """
-    folder = Path(path)
-    if not folder.is_dir():
-        return False
-    if _read_manifest(folder) is not None:
-        return True
-    names = [entry.name for entry in _entries(folder)]
-    return "config.toml" in names and all(name in RUN_OWNED for name in names)
-
-
 @dataclass
-class _Start:
+class RunStart:
     """Where a run starts: from scratch, or from a checkpoint, or not at all (already complete)."""
 
     checkpoint: dict[str, Any] | None = None
@@ -153,23 +64,22 @@ def _load_checkpoint(path: Path) -> dict[str, Any]:
 
 def _refuse_foreign(run_dir: Path, *, force: bool, resume: bool) -> None:
     """Refuse a non-empty folder that is not a run, and (``force``) a run holding other files."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise FileExistsError(f"{run_dir} exists and is not a folder")
-    if not _entries(run_dir):
+    check_output_folder(run_dir, may_reuse=True)
+    if not run_entries(run_dir):
         return
     if not is_run_folder(run_dir):
         if resume:
             raise FileExistsError(
-                f"cannot resume: {run_dir} is not an infoflow run folder ({_manifest_problem(run_dir)})"
+                f"cannot resume: {run_dir} is not an infoflow run folder ({manifest_problem(run_dir)})"
             )
         if force:
             raise FileExistsError(
-                f"{run_dir} is not empty and is not an infoflow run folder ({_manifest_problem(run_dir)}); "
+                f"{run_dir} is not empty and is not an infoflow run folder ({manifest_problem(run_dir)}); "
                 "refusing to replace it, even with --force"
             )
         return
     if force:
-        foreign = foreign_entries(run_dir)
+        foreign = foreignrun_entries(run_dir)
         if foreign:
             shown = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
             raise FileExistsError(
@@ -180,35 +90,35 @@ def _refuse_foreign(run_dir: Path, *, force: bool, resume: bool) -> None:
 
 def _prepare_run_folder(
     run_dir: Path, config: ExperimentConfig, *, force: bool, resume: bool, missing_ok: bool = False
-) -> _Start:
+) -> RunStart:
     """Check the output folder against the rules and return where the run starts; changes nothing."""
     _refuse_foreign(run_dir, force=force, resume=resume)
-    if not _entries(run_dir):
+    if not run_entries(run_dir):
         if resume and not run_dir.exists() and not missing_ok:
             raise FileNotFoundError(
                 f"cannot resume: {run_dir} does not exist; run without --resume to start a new run there"
             )
-        return _Start()
+        return RunStart()
     if resume:
-        stored_config = run_dir / "config.toml"
+        stored_config = run_dir / CONFIG_FILE
         if stored_config.is_file():
             try:
                 stored = parse_config(stored_config.read_text(encoding="utf-8"), source=str(stored_config))
             except (ConfigError, OSError, UnicodeDecodeError) as error:
                 raise ValueError(f"cannot resume: {error}; use --force to start over") from None
-            difference = _first_difference(config_to_dict(stored), config_to_dict(config))
+            difference = first_difference(config_to_dict(stored), config_to_dict(config))
             if difference:
                 raise ValueError(
                     f"cannot resume: the config differs from {stored_config} at {difference}; "
                     f"resume with that file as the config, or use --force to start over"
                 )
-        manifest = _read_manifest(run_dir)
+        manifest = read_manifest(run_dir)
         if manifest is not None and manifest.get("status") == "complete":
-            return _Start(manifest=manifest, already_complete=True)
-        checkpoint_path = run_dir / "checkpoint.pt"
+            return RunStart(manifest=manifest, already_complete=True)
+        checkpoint_path = run_dir / CHECKPOINT_FILE
         if not checkpoint_path.is_file():
             # Killed before its first checkpoint: nothing to keep, start again in place.
-            return _Start(manifest=manifest)
+            return RunStart(manifest=manifest)
         checkpoint = _load_checkpoint(checkpoint_path)
         try:
             same = parse_config(checkpoint["config_toml"], source=str(checkpoint_path)) == config
@@ -218,12 +128,9 @@ def _prepare_run_folder(
             raise ValueError(
                 f"cannot resume: {checkpoint_path} belongs to a different config; use --force to start over"
             )
-        return _Start(checkpoint=checkpoint, manifest=manifest)
-    if force:
-        return _Start(replace=True)
-    raise FileExistsError(
-        f"{run_dir} already exists and is not empty; use --resume to continue the run in it or --force to replace it"
-    )
+        return RunStart(checkpoint=checkpoint, manifest=manifest)
+    check_output_folder(run_dir, may_reuse=force, advice="use --resume to continue the run in it or --force to replace it")
+    return RunStart(replace=True)
 
 
 def check_resumable(config: ExperimentConfig, run_dir: str | os.PathLike[str], *, missing_ok: bool = False) -> None:
@@ -251,7 +158,7 @@ class OpenRunFolder:
 
     Attributes
     ----------
-    start : _Start
+    start : RunStart
         Where the run starts.
     replacement : Replacement or None
         With ``force`` over an earlier run: the old run, moved aside until :meth:`commit`.
@@ -281,7 +188,7 @@ class OpenRunFolder:
             self.lock = RunFolderLock(run_dir)
             # Under the lock only: another process's temporary files are its live writes.
             for entry in run_dir.iterdir():
-                if _is_scratch_file(entry.name) and entry.is_file():
+                if is_scratch_file(entry.name) and entry.is_file():
                     entry.unlink()  # left by a process killed mid-write
             self.lock = recover_interrupted_replacements(run_dir, self.lock, notify)
             self.start = _prepare_run_folder(

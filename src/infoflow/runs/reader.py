@@ -14,19 +14,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# ----------------------------------------------------------------------------------------------
-# Thresholds
-# ----------------------------------------------------------------------------------------------
-
-# Cluster counter. A local maximum of a density is a mode when the valley separating it from any
-# higher mode dips to at most (1 - MIN_VALLEY_DEPTH) of its own height (topographic prominence
-# >= MIN_VALLEY_DEPTH x height). Two equal bumps of s.d. beta then count as two once they are
-# about 3.4 beta apart (at 3.3 beta the valley is 51 % of the peaks), while the ripples that a
-# kernel density of n = 1000 samples carries (10-20 % of the local height) are ignored.
-
-METRICS_REQUIRED = ("seed", "epoch", "layer", "mi_nats")
-METRICS_OPTIONAL = ("true_mi_nats", "mi_label_nats", "accuracy", "loss", "lr")
-
+from infoflow.runs.format import (
+    CONFIG_FILE,
+    DENSITIES_FILE,
+    MANIFEST_FILE,
+    METRICS_FILE,
+    METRICS_OPTIONAL,
+    METRICS_REQUIRED,
+    density_key,
+    estimator_of_column,
+    grid_key,
+)
 
 # ----------------------------------------------------------------------------------------------
 # Reading a run folder
@@ -130,9 +128,9 @@ class RunRecord:
 
 
 def _read_config(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / "config.toml"
+    path = run_dir / CONFIG_FILE
     if not path.is_file():
-        raise ValueError(f"{run_dir}: not a run folder (config.toml is missing)")
+        raise ValueError(f"{run_dir}: not a run folder ({CONFIG_FILE} is missing)")
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
@@ -143,7 +141,7 @@ def _read_config(run_dir: Path) -> dict[str, Any]:
 def _read_metrics(path: Path) -> tuple[list[str], np.ndarray]:
     """Return the numeric columns we use and their values, shape (rows, columns), NaN for empty."""
     if not path.is_file():
-        raise ValueError(f"{path.parent}: not a run folder (metrics.csv is missing)")
+        raise ValueError(f"{path.parent}: not a run folder ({METRICS_FILE} is missing)")
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
@@ -160,7 +158,7 @@ def _read_metrics(path: Path) -> tuple[list[str], np.ndarray]:
         for name in header
         if name in METRICS_REQUIRED
         or name in METRICS_OPTIONAL
-        or (name.startswith("mi_") and name.endswith("_nats") and name != "mi_label_nats")
+        or estimator_of_column(name) is not None
     ]
     positions = [header.index(name) for name in wanted]
     table = np.full((len(rows), len(wanted)), np.nan)
@@ -192,18 +190,18 @@ def read_run(run_dir: str | Path) -> RunRecord:
     if not run_dir.is_dir():
         raise ValueError(f"run folder {run_dir} does not exist")
     config = _read_config(run_dir)
-    columns, table = _read_metrics(run_dir / "metrics.csv")
+    columns, table = _read_metrics(run_dir / METRICS_FILE)
     if table.shape[0] == 0:
-        raise ValueError(f"{run_dir / 'metrics.csv'}: no rows")
+        raise ValueError(f"{run_dir / METRICS_FILE}: no rows")
     column = {name: table[:, index] for index, name in enumerate(columns)}
     for name in ("seed", "epoch", "layer"):
         if not np.all(np.isfinite(column[name])):
-            raise ValueError(f"{run_dir / 'metrics.csv'}: column {name!r} has empty cells")
+            raise ValueError(f"{run_dir / METRICS_FILE}: column {name!r} has empty cells")
     seed_col = column["seed"].astype(np.int64)
     epoch_col = column["epoch"].astype(np.int64)
     layer_col = column["layer"].astype(np.int64)
     if layer_col.min() < 1:
-        raise ValueError(f"{run_dir / 'metrics.csv'}: layers are numbered from 1, found {layer_col.min()}")
+        raise ValueError(f"{run_dir / METRICS_FILE}: layers are numbered from 1, found {layer_col.min()}")
     seeds = np.unique(seed_col)
     epochs = np.unique(epoch_col)
     n_layers = int(layer_col.max())
@@ -231,15 +229,16 @@ def read_run(run_dir: str | Path) -> RunRecord:
         mi = np.full(shape, np.nan)
     estimator_mi = {}
     for name in columns:
-        if name.startswith("mi_") and name.endswith("_nats") and name not in ("mi_nats", "mi_label_nats"):
+        estimator = estimator_of_column(name)
+        if estimator is not None:
             values = per_layer(name)
             if values is not None:
-                estimator_mi[name[len("mi_") : -len("_nats")]] = values
+                estimator_mi[estimator] = values
 
     density_seeds = density_epochs = None
     grids: list[np.ndarray] = []
     densities: list[np.ndarray] = []
-    density_path = run_dir / "densities.npz"
+    density_path = run_dir / DENSITIES_FILE
     if density_path.is_file():
         try:
             archive_file = np.load(density_path, allow_pickle=False)
@@ -247,26 +246,26 @@ def read_run(run_dir: str | Path) -> RunRecord:
             raise ValueError(f"{density_path}: unreadable ({error})") from None
         with archive_file as archive:
             keys = set(archive.files)
-            needed = {"seeds", "epochs"} | {f"grid_layer{layer}" for layer in range(1, n_layers + 1)}
-            needed |= {f"density_layer{layer}" for layer in range(1, n_layers + 1)}
+            needed = {"seeds", "epochs"} | {grid_key(layer) for layer in range(1, n_layers + 1)}
+            needed |= {density_key(layer) for layer in range(1, n_layers + 1)}
             if not needed <= keys:
                 raise ValueError(f"{density_path}: missing key(s) {', '.join(sorted(needed - keys))}")
             density_seeds = np.asarray(archive["seeds"], dtype=np.int64)
             density_epochs = np.asarray(archive["epochs"], dtype=np.int64)
             for layer in range(1, n_layers + 1):
-                grid = np.asarray(archive[f"grid_layer{layer}"], dtype=np.float64)
-                density = np.asarray(archive[f"density_layer{layer}"])
+                grid = np.asarray(archive[grid_key(layer)], dtype=np.float64)
+                density = np.asarray(archive[density_key(layer)])
                 expected = (density_seeds.size, density_epochs.size)
                 if density.ndim != 4 or density.shape[:2] != expected or density.shape[3] != grid.size:
                     raise ValueError(
-                        f"{density_path}: density_layer{layer} has shape {density.shape}, expected "
+                        f"{density_path}: {density_key(layer)} has shape {density.shape}, expected "
                         f"({expected[0]}, {expected[1]}, d_{layer}, {grid.size})"
                     )
                 grids.append(grid)
                 densities.append(density)
 
     manifest: dict[str, Any] = {}
-    manifest_path = run_dir / "manifest.json"
+    manifest_path = run_dir / MANIFEST_FILE
     if manifest_path.is_file():
         try:
             manifest = json.loads(manifest_path.read_text())
@@ -291,5 +290,5 @@ def read_run(run_dir: str | Path) -> RunRecord:
         density_epochs=density_epochs,
         grids=tuple(grids),
         densities=tuple(densities),
-        metrics=pd.read_csv(run_dir / "metrics.csv"),
+        metrics=pd.read_csv(run_dir / METRICS_FILE),
     )

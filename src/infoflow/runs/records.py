@@ -1,4 +1,4 @@
-"""What a run records: the tidy metrics table and the densities, all seeds together.
+"""What a run records: the tidy metrics table and the densities, all seeds together (format.py).
 
 One writer for every producer: the reference trainer (many seeds, checkpoints) and a user's own
 loop through ``InformationProbe`` both add :class:`EpochRecord` objects here, and the text and
@@ -18,14 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-# metrics.csv's leading columns, in order; estimator columns mi_<name>_nats follow, then
-# std_error_nats (the Monte-Carlo standard error of mi_nats), density_outside (the largest
-# fraction of a unit's density mass that fell outside the layer's density grid) and
-# binned_entropy_nats (the clustering statistic H(Bin(S_l)), when asked for) and train_accuracy
-# (the reference trainer's training-set accuracy at measured epochs).
-METRIC_COLUMNS = ("seed", "epoch", "layer", "mi_nats", "true_mi_nats", "mi_label_nats", "accuracy", "loss", "lr")
-TRAILING_COLUMNS = ("std_error_nats", "density_outside", "binned_entropy_nats", "train_accuracy")
-
+from infoflow.runs.format import INTEGER_COLUMNS, density_key, grid_key, metric_columns
 
 @dataclass(frozen=True)
 class EpochRecord:
@@ -78,11 +71,6 @@ class EpochRecord:
     def is_measured(self) -> bool:
         """True when information was measured at this epoch."""
         return self.mi_input is not None
-
-
-def metric_columns(extra_estimators: Sequence[str]) -> list[str]:
-    """Return metrics.csv's columns, in order, for a run recording ``extra_estimators`` beside SP."""
-    return [*METRIC_COLUMNS, *(f"mi_{name}_nats" for name in extra_estimators), *TRAILING_COLUMNS]
 
 
 def _format_cell(value: float, integer: bool) -> str:
@@ -167,7 +155,7 @@ class RunRecords:
     def _append_rows(self, rows: np.ndarray) -> None:
         self.rows.append(rows)
         for row in rows:
-            self.lines.append(",".join(_format_cell(value, index < 3) for index, value in enumerate(row)))
+            self.lines.append(",".join(_format_cell(value, index < len(INTEGER_COLUMNS)) for index, value in enumerate(row)))
 
     def csv_text(self) -> str:
         """Return metrics.csv's text."""
@@ -193,8 +181,8 @@ class RunRecords:
             density = np.full((len(self.seeds), len(epochs), width, len(grid)), np.nan, dtype=np.float32)
             for (seed_index, epoch), layers in self.density_records.items():
                 density[seed_index, epoch_index[epoch]] = layers[layer]
-            arrays[f"grid_layer{layer + 1}"] = grid
-            arrays[f"density_layer{layer + 1}"] = density
+            arrays[grid_key(layer + 1)] = grid
+            arrays[density_key(layer + 1)] = density
         return arrays
 
     def npz_bytes(self) -> bytes | None:

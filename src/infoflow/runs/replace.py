@@ -16,13 +16,13 @@ the next start. Only run folders whose every file is a run's own are ever moved 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from infoflow.runs.lock import RunFolderLock, is_locked
+from infoflow.runs.contents import foreign_entries, read_manifest
+from infoflow.runs.lock import LOCK_NAME, RunFolderLock, is_locked
 
 _REPLACED = "replaced"
 _DISCARDED = "discarded"
@@ -52,7 +52,7 @@ def _owner_alive(folder: Path) -> bool:
     Its lock file says so (locked while that process lives); a folder without one falls back
     on the pid in its name.
     """
-    if (folder / ".infoflow.lock").exists():
+    if (folder / LOCK_NAME).exists():
         return is_locked(folder)
     pid = int(folder.name.rsplit("-", 1)[-1])
     if pid == os.getpid():
@@ -67,11 +67,8 @@ def _owner_alive(folder: Path) -> bool:
 
 
 def _is_complete(run_dir: Path) -> bool:
-    try:
-        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("status") == "complete"
+    manifest = read_manifest(run_dir)
+    return manifest is not None and manifest.get("status") == "complete"
 
 
 def _swap_back(run_dir: Path, old: Path, lock: RunFolderLock, old_lock: RunFolderLock) -> RunFolderLock:
@@ -101,8 +98,6 @@ def recover_interrupted_replacements(
     ``.R.discarded-PID`` is deleted. Each action is reported through ``notify``. Returns the
     lock the caller now holds (a new one when ``R`` was put back).
     """
-    from infoflow.runs.folder import foreign_entries
-
     for folder in leftovers(run_dir):
         if not folder.exists() or _owner_alive(folder):
             continue

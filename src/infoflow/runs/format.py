@@ -1,0 +1,126 @@
+"""The run-folder format, defined once: file names, metrics.csv's columns, densities.npz's keys,
+the checkpoint's format tag and the manifest's fields.
+
+    RUN/config.toml     the resolved config (every default filled in) or a probe's settings
+    RUN/metrics.csv     tidy, one row per (seed, epoch, layer): METRIC_COLUMNS, mi_<estimator>_nats,
+                        TRAILING_COLUMNS
+    RUN/densities.npz   seeds, epochs, grid_layer<l>, density_layer<l> (seed, epoch, unit, grid point)
+    RUN/manifest.json   MANIFEST_FIELDS: versions, command, seeds, timings, status
+    RUN/checkpoint.pt   the latest state, for resume (torch.load(weights_only=True)), CHECKPOINT_FORMAT
+    RUN/figures/        the figures; FIGURE_INDEX lists any beyond those of ``infoflow plot``
+
+``runs/writer.py`` writes it, ``runs/reader.py`` reads it, ``runs/folder.py`` guards it.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import torch
+
+CONFIG_FILE = "config.toml"
+METRICS_FILE = "metrics.csv"
+DENSITIES_FILE = "densities.npz"
+MANIFEST_FILE = "manifest.json"
+CHECKPOINT_FILE = "checkpoint.pt"
+FIGURES_DIR = "figures"
+RUN_FILES = (CONFIG_FILE, METRICS_FILE, DENSITIES_FILE, MANIFEST_FILE, CHECKPOINT_FILE, FIGURES_DIR)
+
+# metrics.csv's leading columns, in order; estimator columns mi_<name>_nats follow, then
+# std_error_nats (the Monte-Carlo standard error of mi_nats), density_outside (the largest
+# fraction of a unit's density mass that fell outside the layer's density grid),
+# binned_entropy_nats (the clustering statistic H(Bin(S_l)), when asked for) and train_accuracy
+# (the reference trainer's training-set accuracy at measured epochs).
+METRIC_COLUMNS = ("seed", "epoch", "layer", "mi_nats", "true_mi_nats", "mi_label_nats", "accuracy", "loss", "lr")
+TRAILING_COLUMNS = ("std_error_nats", "density_outside", "binned_entropy_nats", "train_accuracy")
+# What a reader needs (the rest may be absent) and the integer columns.
+METRICS_REQUIRED = METRIC_COLUMNS[:4]
+METRICS_OPTIONAL = METRIC_COLUMNS[4:]
+INTEGER_COLUMNS = METRIC_COLUMNS[:3]
+
+
+def metric_columns(extra_estimators: Sequence[str]) -> list[str]:
+    """Return metrics.csv's columns, in order, for a run recording ``extra_estimators`` beside SP."""
+    return [*METRIC_COLUMNS, *(estimator_column(name) for name in extra_estimators), *TRAILING_COLUMNS]
+
+
+def estimator_column(name: str) -> str:
+    """Return the metrics.csv column of estimator ``name``: ``mi_<name>_nats``."""
+    return f"mi_{name}_nats"
+
+
+def estimator_of_column(column: str) -> str | None:
+    """Return the estimator whose column ``column`` is (None for any other column)."""
+    if column.startswith("mi_") and column.endswith("_nats") and column not in ("mi_nats", "mi_label_nats"):
+        return column[len("mi_") : -len("_nats")]
+    return None
+
+
+def grid_key(layer: int) -> str:
+    """Return densities.npz's key of layer ``layer``'s grid (layers from 1)."""
+    return f"grid_layer{layer}"
+
+
+def density_key(layer: int) -> str:
+    """Return densities.npz's key of layer ``layer``'s densities (layers from 1)."""
+    return f"density_layer{layer}"
+
+
+# 2: records by recorded epoch, Adam state, train_accuracy stream
+CHECKPOINT_FORMAT = "infoflow-checkpoint-2"
+
+# The figures `infoflow plot` draws; any other figure infoflow draws is listed in FIGURE_INDEX
+# (one stem per line, written by plots.run_figures.save_figure beside the figures).
+FIGURE_FILE = re.compile(r"(mi|information_plane|overview|density_layer\d+)\.(png|svg)")
+FIGURE_INDEX = ".infoflow-figures"
+FIGURE_EXTENSIONS = ("png", "svg")
+
+MANIFEST_FIELDS = (
+    "infoflow_version",
+    "torch_version",
+    "numpy_version",
+    "python_version",
+    "platform",
+    "command",
+    "name",
+    "seeds",
+    "started_utc",
+    "finished_utc",
+    "timings_s",
+    "status",
+    "message",
+    "resumed",
+)
+STATUSES = ("running", "complete", "failed")
+
+
+def utc_now() -> str:
+    """Return the time now, UTC, ISO 8601 to the second."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_manifest(name: str, seeds: Sequence[int], command: str) -> dict[str, Any]:
+    """Return the manifest of a run that starts now: every field of :data:`MANIFEST_FIELDS`, in order."""
+    from infoflow import __version__
+
+    return {
+        "infoflow_version": __version__,
+        "torch_version": torch.__version__,
+        "numpy_version": np.__version__,
+        "python_version": platform.python_version(),
+        "platform": platform.platform(),
+        "command": command,
+        "name": name,
+        "seeds": [int(seed) for seed in seeds],
+        "started_utc": utc_now(),
+        "finished_utc": None,
+        "timings_s": {"total": 0.0, "per_seed": [], "per_epoch_mean": None},
+        "status": "running",
+        "message": "",
+        "resumed": 0,
+    }
