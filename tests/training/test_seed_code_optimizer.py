@@ -42,7 +42,7 @@ def test_each_step_subtracts_the_running_sum_of_all_gradients():
     steps = 7
     history = [[torch.randn(p.shape, generator=generator, dtype=p.dtype) for p in start] for _ in range(steps)]
     for gradients in history:
-        trainer._sgd_step(gradients)
+        trainer.updates.step(gradients, trainer.learning_rate)
     for index, (parameter, initial) in enumerate(zip(trainer.parameters, start)):
         weighted = sum((steps - s) * history[s][index] for s in range(steps))
         torch.testing.assert_close(parameter.detach(), initial - 0.05 * weighted, rtol=0, atol=1e-12)
@@ -87,10 +87,10 @@ def test_the_learning_rate_drop_scales_the_accumulated_step():
     # After the drop, each step is lr / factor times the running sum: check one step by hand.
     trainer = make_trainer()
     gradients = [torch.full_like(p, 1.0) for p in trainer.parameters]
-    trainer._sgd_step(gradients)
+    trainer.updates.step(gradients, trainer.learning_rate)
     before = [p.detach().clone() for p in trainer.parameters]
     trainer.learning_rate /= 20.0
-    trainer._sgd_step(gradients)
+    trainer.updates.step(gradients, trainer.learning_rate)
     for parameter, previous in zip(trainer.parameters, before):
         torch.testing.assert_close(parameter.detach(), previous - (0.05 / 20.0) * 2.0, rtol=0, atol=1e-15)
 

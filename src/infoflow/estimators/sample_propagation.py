@@ -27,6 +27,7 @@ This module knows nothing of training: it sees a network, an input distribution 
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -252,6 +253,7 @@ def measure_information(
     bin_size: float = 0.05,
     target_std_error: float = 0.01,
     stratified: bool = False,
+    settings: Any = None,
 ) -> InformationMeasurement:
     """Return I(X;T_l) (and I(T_l;Y) if labels are given) in nats for every layer of a noisy network.
 
@@ -333,6 +335,12 @@ def measure_information(
     biased low by about (m-1)/(2 n) nats for m occupied bins (Miller-Madow), more for the many-bin
     unconditional entropy than for the conditionals, so the binned MI is usually biased low further.
     """
+    if settings is not None:
+        given = {name: value for name, value in locals().items() if name in settings.estimator_kwargs()}
+        if given != _SIGNATURE_DEFAULTS or estimator != "sp":
+            raise ValueError("pass settings or the keywords it gives (n_samples, ..., estimator), not both")
+        kwargs = {**settings.estimator_kwargs(), "estimator": settings.estimators}
+        return measure_information(net, inputs, labels, generator=generator, seed=seed, **kwargs)
     estimators = check_estimators(estimator)
     n_samples = integer_at_least("n_samples", n_samples, 1)
     n_conditional = integer_at_least("n_conditional", n_conditional, 1)
@@ -426,6 +434,13 @@ def measure_information(
         n_conditioning_inputs=int(conditional.weights.numel()),
         conditioning_is_exact=conditional.is_exact,
     )
+
+
+_SIGNATURE_DEFAULTS = {
+    name: parameter.default
+    for name, parameter in inspect.signature(measure_information).parameters.items()
+    if name in ("n_samples", "n_conditional", "n_inputs", "bin_size", "target_std_error", "stratified")
+}
 
 
 def _stratified_draws(

@@ -1,6 +1,6 @@
 """InformationProbe: measure a noisy network at any epoch of any training loop.
 
-    probe = infoflow.InformationProbe(model, inputs, run_dir="runs/mine", n_samples=1000)
+    probe = infoflow.InformationProbe(model, inputs, run_dir="runs/mine", settings=infoflow.MeasurementSettings())
     for epoch in range(epochs + 1):
         if epoch:
             train_one_epoch(model)
@@ -9,19 +9,19 @@
 The probe knows nothing of the loop (as an Ignite/Lightning handler): ``record`` measures the
 model as it stands — I(X;T_l), I(T_l;Y), optionally the exact I(X;T_l), other estimators, and
 the density of every T_l on a fixed grid from the very samples SP drew — and, with ``run_dir``,
-appends it to the run folder (metrics.csv, densities.npz, config.toml, manifest.json) that
-``infoflow plot`` draws and ``infoflow.read_run`` loads. ``state_dict``/``load_state_dict``
-carry everything needed to resume. The reference trainer measures through the same class.
+appends it to the run folder through :class:`~infoflow.runs.writer.RunWriter` (the format of
+``runs/format.py``) that ``infoflow plot`` draws and ``infoflow.read_run`` loads.
+``state_dict``/``load_state_dict`` carry everything needed to resume. The reference trainer is
+handed a probe like any loop.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import platform
+import time
 import warnings
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -30,38 +30,20 @@ import torch
 from torch import nn
 
 from infoflow.data.distributions import InputDistribution
-from infoflow.entropy import smoothed_density
 from infoflow.estimators.bounds import binned_entropy
 from infoflow.estimators.sample_propagation import InformationMeasurement, check_estimators, measure_information
 from infoflow.estimators.truth import UnsupportedForTruth, true_mutual_information
-from infoflow.files import write_atomically
+from infoflow.measure.densities import DENSITY_OUTSIDE_WARNING, fixed_grid, grid_from_samples, layer_density
+from infoflow.measure.settings import AUTO, KEEP, MeasurementSettings, measurement_settings
 from infoflow.models.noise import model_device, noise_modules
+from infoflow.runs.contents import check_output_folder
+from infoflow.runs.format import utc_now
 from infoflow.runs.lock import RunFolderLock
-from infoflow.runs.records import EpochRecord, RunRecords
+from infoflow.runs.records import EpochRecord
+from infoflow.runs.writer import RunWriter
 from infoflow.validation import integer_at_least
 
-# A density grid chosen from the data spans the first measured samples plus this many times their
-# range on each side (and at least DENSITY_MARGIN_BETAS noise s.d.): representations usually
-# spread during training. The mass that still falls outside is recorded (density_outside).
-DENSITY_SPAN_MARGIN = 1.0
-DENSITY_MARGIN_BETAS = 6.0
-# A warning is given once per layer when more than this fraction of a unit's mass is off the grid.
-DENSITY_OUTSIDE_WARNING = 0.01
-
-
-def _mass_outside(samples: torch.Tensor, low: float, high: float, beta: float) -> float:
-    """Return the largest fraction, over units, of the mixture P_hat(S) * N(0, beta^2) outside [low, high].
-
-    Exact (normal tails per sample), so a coarse grid does not misreport it. samples: (n, d).
-    """
-    values = samples.detach().to("cpu", torch.float64)
-    below = torch.special.ndtr((low - values) / beta)
-    above = torch.special.ndtr((values - high) / beta)
-    return float((below + above).mean(dim=0).max())
-
-
-def _utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+PROBE_COMMAND = "infoflow.InformationProbe (Python API)"
 
 
 class InformationProbe:
@@ -75,28 +57,22 @@ class InformationProbe:
         The distribution of X (a FiniteDataset with labels also gives I(T_l;Y)).
     run_dir : path, optional
         Folder to write the run into (created; it must be absent or empty unless ``resume``).
+    settings : MeasurementSettings, optional
+        What is measured and how precisely (default ``MeasurementSettings()``).
     labels : callable, optional
         Labelling rule for I(T_l;Y) (e.g. ``ThresholdLabels``) when the inputs carry no labels.
-    n_samples, n_conditional, n_inputs, seed, estimator, bin_size, target_std_error, stratified :
-        As in :func:`infoflow.measure_information`; the first estimator is the primary one.
-        ``seed`` fixes the probe's random stream (all its records together).
+    seed : int
+        Fixes the probe's random stream (all its records together).
     generator : torch.Generator, optional
         Use this generator (on the model's device) instead of one seeded with ``seed``.
-    clustering_bin_size : float, optional
-        Also record H(Bin(S_l)), the plug-in entropy of the clean samples binned in cubes of this
-        side (nats; a clustering statistic: lower = more clustered).
-    label_information : bool
-        Measure I(T_l;Y) when labels are available.
-    true_information : bool
-        Also record the exact I(X;T_l) where :func:`infoflow.true_mutual_information` supports the
-        model and inputs (NaN elsewhere).
-    densities : bool
-        Record the density of every unit of T_l on a grid per record.
-    density_points : int
-        Grid points per layer.
-    density_limits : sequence of (low, high) per layer, optional
-        Grid range per layer; None chooses them from the first record's samples (see
-        ``DENSITY_SPAN_MARGIN``). The mass outside is recorded either way.
+    n_samples, n_conditional, n_inputs, bin_size, target_std_error, stratified, clustering_bin_size,
+    label_information, true_information, densities, density_points, density_limits : optional
+        Override the field of ``settings`` of the same name (left out: keep it); see
+        :class:`~infoflow.measure.settings.MeasurementSettings`. A ``density_limits`` entry None
+        means "auto".
+    estimator : str or sequence of str, optional
+        The estimators, the first being the primary one (as in :func:`infoflow.measure_information`);
+        default: ``settings.estimators`` (sample propagation first).
     run_seed : int
         The value of the ``seed`` column in metrics.csv (default ``seed``).
     name : str
@@ -111,22 +87,23 @@ class InformationProbe:
         inputs: InputDistribution,
         *,
         run_dir: str | Path | None = None,
+        settings: MeasurementSettings | None = None,
         labels: Callable[[torch.Tensor], Any] | None = None,
-        n_samples: int = 1000,
-        n_conditional: int = 1000,
-        n_inputs: int = 500,
         seed: int = 0,
         generator: torch.Generator | None = None,
-        estimator: str | Sequence[str] = "sp",
-        bin_size: float = 0.05,
-        target_std_error: float = 0.01,
-        stratified: bool = False,
-        clustering_bin_size: float | None = None,
-        label_information: bool = True,
-        true_information: bool = False,
-        densities: bool = True,
-        density_points: int = 300,
-        density_limits: Sequence[Sequence[float]] | None = None,
+        estimator: str | Sequence[str] | None = None,
+        n_samples: int = KEEP,
+        n_conditional: int = KEEP,
+        n_inputs: int = KEEP,
+        bin_size: float = KEEP,
+        target_std_error: float = KEEP,
+        stratified: bool = KEEP,
+        clustering_bin_size: float | None = KEEP,
+        label_information: bool = KEEP,
+        true_information: bool = KEEP,
+        densities: bool = KEEP,
+        density_points: int = KEEP,
+        density_limits: Sequence[Sequence[float] | str | None] | None = KEEP,
         run_seed: int | None = None,
         name: str = "probe",
         resume: bool = False,
@@ -136,90 +113,60 @@ class InformationProbe:
         self.model = model
         self.inputs = inputs
         self.labels = labels
-        self.estimators = check_estimators(estimator)
-        self.settings = {
-            "n_samples": integer_at_least("n_samples", n_samples, 1),
-            "n_conditional": integer_at_least("n_conditional", n_conditional, 1),
-            "n_inputs": integer_at_least("n_inputs", n_inputs, 1),
-            "bin_size": bin_size,
-            "target_std_error": target_std_error,
-            "stratified": bool(stratified),
-        }
+        if density_limits is not None and density_limits is not KEEP:
+            density_limits = tuple(AUTO if limits is None else _pair_or_auto(limits) for limits in density_limits)
+        self.settings = measurement_settings(
+            settings,
+            n_samples=n_samples,
+            n_conditional=n_conditional,
+            n_inputs=n_inputs,
+            bin_size=bin_size,
+            target_std_error=target_std_error,
+            stratified=stratified,
+            clustering_bin_size=clustering_bin_size,
+            label_information=label_information,
+            true_information=true_information,
+            densities=densities,
+            density_points=density_points,
+            density_limits=density_limits,
+        )
+        # The primary estimator is the first; the settings put sample propagation first.
+        self.estimators = self.settings.estimators if estimator is None else check_estimators(estimator)
         self.seed = integer_at_least("seed", seed, 0)
         self.run_seed = self.seed if run_seed is None else integer_at_least("run_seed", run_seed, 0)
         if generator is None:
             generator = torch.Generator(device=model_device(model))
             generator.manual_seed(self.seed)
         self.generator = generator
-        if clustering_bin_size is not None and not (
-            isinstance(clustering_bin_size, (int, float)) and 0 < clustering_bin_size < math.inf
-        ):
-            raise ValueError(
-                f"clustering_bin_size must be a positive finite number or None; got {clustering_bin_size!r}"
-            )
-        self.clustering_bin_size = None if clustering_bin_size is None else float(clustering_bin_size)
-        self.label_information = bool(label_information)
-        self.true_information = bool(true_information)
-        self.record_densities = bool(densities)
-        self.density_points = integer_at_least("density_points", density_points, 2)
         # One grid per layer; None (whole list or an entry) = chosen from the first record's samples.
         self.grids: list[np.ndarray | None] | None = None
-        if density_limits is not None:
+        if self.settings.density_limits is not None:
             self.grids = [
-                None if limits is None or limits == "auto" else self._grid(limits, index)
-                for index, limits in enumerate(density_limits)
+                None if limits == AUTO else fixed_grid(limits, self.settings.density_points, index)
+                for index, limits in enumerate(self.settings.density_limits)
             ]
         self.name = str(name)
         self.warned_layers: set[int] = set()
-        self.records: RunRecords | None = None
+        self.writer: RunWriter | None = None
         self.run_dir = None if run_dir is None else Path(run_dir)
-        self.started_utc = _utc_now()
+        self.started_utc = utc_now()
+        self.lock: RunFolderLock | None = None
         if self.run_dir is not None:
-            self._prepare_folder(resume)
-
-    # -- set-up ---------------------------------------------------------------------------------
-
-    def _grid(self, limits: Sequence[float], index: int) -> np.ndarray:
-        try:
-            low, high = (float(value) for value in limits)
-        except (TypeError, ValueError):
-            raise ValueError(f"density_limits[{index}] must be a pair [low, high]; got {limits!r}") from None
-        if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            raise ValueError(f"density_limits[{index}] must be finite with low < high; got {limits!r}")
-        return torch.linspace(low, high, self.density_points, dtype=torch.float64).numpy()
-
-    def _prepare_folder(self, resume: bool) -> None:
-        assert self.run_dir is not None
-        if self.run_dir.exists() and not self.run_dir.is_dir():
-            raise ValueError(f"run_dir {self.run_dir} exists and is not a folder")
-        if self.run_dir.exists() and any(self.run_dir.iterdir()) and not resume:
-            raise ValueError(
-                f"run_dir {self.run_dir} is not empty; choose a new folder, or pass resume=True and "
-                "load_state_dict() to continue a probe run"
+            check_output_folder(
+                self.run_dir,
+                may_reuse=resume,
+                advice="choose a new folder, or pass resume=True and load_state_dict() to continue a probe run",
             )
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        # Exclusive while this probe lives (released by close(), garbage collection or exit):
-        # a second probe or run on the folder gets one clear error.
-        self._lock = RunFolderLock(self.run_dir)
-
-    def _choose_grids(self, measurement: InformationMeasurement) -> list[np.ndarray]:
-        """Return the grids, choosing each unknown one from this measurement's samples."""
-        known = self.grids if self.grids is not None else [None] * len(measurement.clean_samples)
-        if len(known) != len(measurement.clean_samples):
-            raise ValueError(
-                f"density_limits gives {len(known)} layers; the model has {len(measurement.clean_samples)}"
-            )
-        grids = []
-        for grid, samples, beta in zip(known, measurement.clean_samples, measurement.betas):
-            if grid is None:
-                values = samples.detach().to("cpu", torch.float64)
-                low, high = float(values.min()), float(values.max())
-                margin = max(DENSITY_SPAN_MARGIN * (high - low), DENSITY_MARGIN_BETAS * beta)
-                grid = torch.linspace(low - margin, high + margin, self.density_points, dtype=torch.float64).numpy()
-            grids.append(grid)
-        return grids
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            # Exclusive while this probe lives (released by close(), garbage collection or exit):
+            # a second probe or run on the folder gets one clear error.
+            self.lock = RunFolderLock(self.run_dir)
 
     # -- measuring ------------------------------------------------------------------------------
+
+    def schedule(self, epochs: int) -> Any:
+        """Return the epochs to record in a loop of ``epochs`` epochs (``settings.schedule``)."""
+        return self.settings.schedule_for(epochs)
 
     def measure(
         self, epoch: int, *, accuracy: float = math.nan, loss: float = math.nan, lr: float = math.nan
@@ -233,36 +180,17 @@ class InformationProbe:
             outputs so large that no entropy can be measured.
         """
         epoch = integer_at_least("epoch", epoch, 0)
+        settings = self.settings
         measurement = measure_information(
             self.model,
             self.inputs,
-            self.labels if self.label_information else None,
+            self.labels if settings.label_information else None,
             generator=self.generator,
             estimator=self.estimators,
-            **self.settings,
+            **settings.estimator_kwargs(),
         )
-        measurement_label = measurement.mi_label if self.label_information else None
-        densities = outside = None
-        if self.record_densities:
-            if self.grids is None or any(grid is None for grid in self.grids):
-                self.grids = self._choose_grids(measurement)
-            densities, outside = [], []
-            for layer, (samples, grid, beta) in enumerate(
-                zip(measurement.clean_samples, self.grids, measurement.betas), start=1
-            ):
-                grid_tensor = torch.from_numpy(grid).to(samples.device)
-                density = smoothed_density(samples.to(torch.float64), grid_tensor, beta).cpu().numpy()
-                lost = _mass_outside(samples, grid[0], grid[-1], beta)
-                outside.append(lost)
-                densities.append(density.astype(np.float32))
-                if lost > DENSITY_OUTSIDE_WARNING and layer not in self.warned_layers:
-                    self.warned_layers.add(layer)
-                    warnings.warn(
-                        f"{self.name}: {lost:.1%} of a unit's density mass of T_{layer} lies outside the density "
-                        f"grid [{grid[0]:.3g}, {grid[-1]:.3g}] at epoch {epoch}; widen density_limits "
-                        "(recorded per epoch in metrics.csv's density_outside)",
-                        stacklevel=2,
-                    )
+        measurement_label = measurement.mi_label if settings.label_information else None
+        densities, outside = self._densities(measurement, epoch) if settings.densities else (None, None)
         return EpochRecord(
             epoch=epoch,
             accuracy=float(accuracy),
@@ -270,7 +198,7 @@ class InformationProbe:
             learning_rate=float(lr),
             mi_input=[float(value) for value in measurement.mi_input],
             mi_label=None if measurement_label is None else [float(value) for value in measurement_label],
-            true_mi=self._true_information() if self.true_information else None,
+            true_mi=self._true_information() if settings.true_information else None,
             estimator_mi={
                 name: [float(v) for v in measurement.mi_input_by_estimator[name]] for name in self.estimators[1:]
             },
@@ -278,12 +206,39 @@ class InformationProbe:
             mi_std_error=[float(value) for value in measurement.mi_input_std_error],
             density_outside=outside,
             binned_entropy=None
-            if self.clustering_bin_size is None
+            if settings.clustering_bin_size is None
             else [
-                float(binned_entropy(samples.unsqueeze(0), self.clustering_bin_size)[0])
+                float(binned_entropy(samples.unsqueeze(0), settings.clustering_bin_size)[0])
                 for samples in measurement.clean_samples
             ],
         )
+
+    def _densities(self, measurement: InformationMeasurement, epoch: int) -> tuple[list[np.ndarray], list[float]]:
+        """Return each layer's density (d_l, G_l) and the mass outside its grid, choosing unknown grids now."""
+        n_layers = len(measurement.clean_samples)
+        known = self.grids if self.grids is not None else [None] * n_layers
+        if len(known) != n_layers:
+            raise ValueError(f"density_limits gives {len(known)} layers; the model has {n_layers}")
+        self.grids = [
+            grid_from_samples(samples, beta, self.settings.density_points) if grid is None else grid
+            for grid, samples, beta in zip(known, measurement.clean_samples, measurement.betas)
+        ]
+        densities, outside = [], []
+        for layer, (samples, grid, beta) in enumerate(
+            zip(measurement.clean_samples, self.grids, measurement.betas), start=1
+        ):
+            density, lost = layer_density(samples, grid, beta)
+            densities.append(density)
+            outside.append(lost)
+            if lost > DENSITY_OUTSIDE_WARNING and layer not in self.warned_layers:
+                self.warned_layers.add(layer)
+                warnings.warn(
+                    f"{self.name}: {lost:.1%} of a unit's density mass of T_{layer} lies outside the density "
+                    f"grid [{grid[0]:.3g}, {grid[-1]:.3g}] at epoch {epoch}; widen density_limits "
+                    "(recorded per epoch in metrics.csv's density_outside)",
+                    stacklevel=3,
+                )
+        return densities, outside
 
     def _true_information(self) -> list[float] | None:
         try:
@@ -307,22 +262,40 @@ class InformationProbe:
         -------
         EpochRecord
         """
+        started = time.perf_counter()
         record = self.measure(epoch, accuracy=accuracy, loss=loss, lr=lr)
         if self.run_dir is not None:
-            if self.records is None:
-                self.records = RunRecords([self.run_seed], len(record.mi_input or []), self.estimators[1:], self.grids)
-            self.records.add(self.run_seed, record)
-            self._write(status="running")
+            writer = self._writer(len(record.mi_input or []))
+            writer.add(self.run_seed, record, time.perf_counter() - started)
+            writer.write_all()
         return record
+
+    def _writer(self, n_layers: int) -> RunWriter:
+        """Return the run folder's writer, made at the first record (when the layers are known)."""
+        if self.writer is None:
+            assert self.run_dir is not None
+            self.writer = RunWriter(
+                self.run_dir,
+                name=self.name,
+                seeds=[self.run_seed],
+                n_layers=n_layers,
+                extra_estimators=self.estimators[1:],
+                grids=self.grids,
+                config_text=self.config_text(),
+                command=PROBE_COMMAND,
+            )
+            self.writer.manifest["started_utc"] = self.started_utc
+        return self.writer
 
     def close(self) -> None:
         """Mark the run folder complete (its files are up to date after every record) and release its lock."""
-        if self.run_dir is not None and self.records is not None:
-            self._write(status="complete")
+        if self.writer is not None:
+            self.writer.finish("complete")
+            self.writer.write_all()
         self._release()
 
     def _release(self) -> None:
-        lock = getattr(self, "_lock", None)
+        lock = getattr(self, "lock", None)
         if lock is not None:
             lock.release()
 
@@ -336,9 +309,9 @@ class InformationProbe:
         if exc_info[0] is None:
             self.close()
 
-    # -- files ----------------------------------------------------------------------------------
-
-    def _config_text(self) -> str:
+    def config_text(self) -> str:
+        """Return the text of a probe run's config.toml: the model, the inputs and the settings."""
+        settings = self.settings
         lines = [
             "# Written by infoflow.InformationProbe: the measurement settings of this run.",
             f"name = {json.dumps(self.name)}",
@@ -359,53 +332,29 @@ class InformationProbe:
             "",
             "[estimation]",
             'schedule = "probe"',
-            f"n_samples = {self.settings['n_samples']}",
-            f"n_conditional = {self.settings['n_conditional']}",
-            f"n_inputs = {self.settings['n_inputs']}",
+            f"n_samples = {settings.n_samples}",
+            f"n_conditional = {settings.n_conditional}",
+            f"n_inputs = {settings.n_inputs}",
             f"seed = {self.seed}",
             "estimators = [" + ", ".join(json.dumps(name) for name in self.estimators) + "]",
-            f"target_std_error = {float(self.settings['target_std_error'])!r}",
-            f"true_information = {'true' if self.true_information else 'false'}",
+            f"target_std_error = {float(settings.target_std_error)!r}",
+            f"true_information = {'true' if settings.true_information else 'false'}",
             "",
         ]
         return "\n".join(lines)
-
-    def _write(self, status: str) -> None:
-        from infoflow import __version__
-
-        assert self.run_dir is not None and self.records is not None
-        write_atomically(self.run_dir / "config.toml", self._config_text().encode("utf-8"))
-        write_atomically(self.run_dir / "metrics.csv", self.records.csv_text().encode("utf-8"))
-        npz = self.records.npz_bytes()
-        if npz is not None:
-            write_atomically(self.run_dir / "densities.npz", npz)
-        manifest = {
-            "infoflow_version": __version__,
-            "torch_version": torch.__version__,
-            "numpy_version": np.__version__,
-            "python_version": platform.python_version(),
-            "platform": platform.platform(),
-            "command": "infoflow.InformationProbe (Python API)",
-            "name": self.name,
-            "seeds": [self.run_seed],
-            "started_utc": self.started_utc,
-            "finished_utc": _utc_now() if status == "complete" else None,
-            "status": status,
-            "message": "",
-        }
-        write_atomically(self.run_dir / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode("utf-8"))
 
     # -- resume ---------------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
         """Return the probe's state (generator, grids, records): tensors and plain values only."""
+        records = None if self.writer is None else self.writer.records
         return {
             "generator": self.generator.get_state(),
             "grids": None
             if self.grids is None
             else [None if grid is None else torch.from_numpy(grid.copy()) for grid in self.grids],
-            "records": None if self.records is None else self.records.state(),
-            "n_layers": None if self.records is None else self.records.n_layers,
+            "records": None if records is None else records.state(),
+            "n_layers": None if records is None else records.n_layers,
             "started_utc": self.started_utc,
         }
 
@@ -415,8 +364,19 @@ class InformationProbe:
         grids = state["grids"]
         self.grids = None if grids is None else [None if grid is None else grid.numpy().copy() for grid in grids]
         self.started_utc = state.get("started_utc", self.started_utc)
-        if state["records"] is not None:
-            self.records = RunRecords([self.run_seed], int(state["n_layers"]), self.estimators[1:], self.grids)
-            self.records.load_state(state["records"])
-            if self.run_dir is not None:
-                self._write(status="running")
+        if state["records"] is not None and self.run_dir is not None:
+            writer = self._writer(int(state["n_layers"]))
+            writer.records.grids = None if self.grids is None else list(self.grids)
+            writer.records.load_state(state["records"])
+            writer.manifest["started_utc"] = self.started_utc
+            writer.write_all()
+
+
+def _pair_or_auto(limits: Sequence[float] | str) -> tuple[float, float] | str:
+    """Return a density_limits entry as a tuple (or "auto"), for validation."""
+    if isinstance(limits, str):
+        return limits
+    try:
+        return tuple(limits)  # type: ignore[return-value]
+    except TypeError:
+        raise ValueError(f"density_limits entries must be [low, high] pairs or 'auto'; got {limits!r}") from None

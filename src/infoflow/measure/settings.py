@@ -150,13 +150,24 @@ class MeasurementSettings:
         return MeasurementSchedule(self.schedule, epochs, every=self.every, points=self.points)
 
     def replace(self, **changes: Any) -> MeasurementSettings:
-        """Return a copy with ``changes`` applied (validated; None values are ignored)."""
-        changes = {key: value for key, value in changes.items() if value is not None}
+        """Return a copy with ``changes`` applied (validated); a change given as :data:`KEEP` is ignored."""
+        changes = {key: value for key, value in changes.items() if value is not KEEP}
         return dataclasses.replace(self, **changes) if changes else self
 
 
+class _Keep:
+    """The default of a keyword that overrides one field of a MeasurementSettings: keep the field."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+# The default of an override keyword (e.g. ``InformationProbe(n_samples=...)``): the settings' value.
+KEEP: Any = _Keep()
+
+
 def measurement_settings(settings: MeasurementSettings | None = None, **overrides: Any) -> MeasurementSettings:
-    """Return ``settings`` (default: ``MeasurementSettings()``) with the non-None ``overrides`` applied.
+    """Return ``settings`` (default: ``MeasurementSettings()``) with the ``overrides`` not :data:`KEEP` applied.
 
     Raises
     ------

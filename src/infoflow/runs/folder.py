@@ -79,7 +79,7 @@ def _refuse_foreign(run_dir: Path, *, force: bool, resume: bool) -> None:
             )
         return
     if force:
-        foreign = foreignrun_entries(run_dir)
+        foreign = foreign_entries(run_dir)
         if foreign:
             shown = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
             raise FileExistsError(

@@ -1,31 +1,25 @@
-"""Experiments: the config schema, the shipped experiments, run folders, checkpoints and resume.
+"""Running an experiment: one straight line from a config to a run folder.
 
-This module wires a validated config to objects (network, inputs, labels), hands them to the
-trainer, and writes what the trainer records into a run folder (docs/DESIGN.md):
+    config ─► network + inputs + labels ─► trainer (handed a probe) ─► records ─► run folder
 
-    RUN/config.toml     the resolved config (every default filled in)
-    RUN/metrics.csv     tidy, one row per (seed, epoch, layer)
-    RUN/densities.npz   the density of every T_l on a fixed grid per measured epoch
-    RUN/manifest.json   versions, command, seeds, timings, status
-    RUN/checkpoint.pt   the latest state, for resume (torch.load(weights_only=True))
+``run_experiment`` refuses whatever can be refused before touching the disk, opens the run
+folder (``runs/folder.py``: fresh, ``resume`` or ``force``, under an exclusive lock), and for
+every seed builds a trainer (``training/build.py``), iterates it and hands each record to the
+one run writer (``runs/writer.py``; the format is ``runs/format.py``). Figures are drawn from the
+finished folder by ``infoflow plot`` (the CLI's ``run`` draws them at the end).
 
 Safety rules: an invalid config, or one too large for this machine's memory, creates nothing
-on disk; one process at a time works in a run folder (an exclusive lock, ``runs/lock.py``); a
-non-empty folder is never written into unless resumed, and replaced (``force``) only when it is
-an infoflow run holding nothing but a run's own files, the old run coming back if the new one
-does not complete (``runs/replace.py``); every file is
-written atomically (temporary file, fsync, ``os.replace``); the checkpoint (taken after an epoch,
-at most once a second by default, and at the end of every seed) holds the network, the learning
-rate schedule, every random generator's state and every record so far, so a run killed at any
-moment and resumed ends with the same metrics.csv and densities.npz, byte for byte, as a run
-never interrupted.
-
+on disk; a non-empty folder is never written into unless resumed, and replaced (``force``) only
+when it is an infoflow run holding nothing but a run's own files, the old run coming back if the
+new one does not complete (``runs/replace.py``); every file is written atomically; the checkpoint
+(taken after an epoch, at most once a second by default, and at the end of every seed) holds the
+network, the learning rate schedule, every random generator's state and every record so far, so
+a run killed at any moment and resumed ends with the same metrics.csv and densities.npz, byte for
+byte, as a run never interrupted.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
 import sys
 import time
@@ -34,142 +28,41 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
-import torch
 
 from infoflow.config.limits import check_config_limits
-from infoflow.config.schema import (
-    CHECKPOINT_INTERVAL_S,
-    RUN_THREADS,
-    ExperimentConfig,
-    InputsConfig,
-    LabelsConfig,
-    NetworkConfig,
-    config_to_toml,
-)
-from infoflow.data.dataset import FiniteDataset
-from infoflow.data.distributions import DiscreteUniform, Gaussian, GaussianMixture, InputDistribution, Uniform
-from infoflow.data.labels import SumThresholdLabels, ThresholdLabels
-from infoflow.data.szt import N_PATTERNS, szt_dataset, szt_test_rows
-from infoflow.models.mlp import NoisyMLP
-from infoflow.models.rnn import NoisyElman
-from infoflow.papers.kong2019.networks import seed_network
-from infoflow.runs.folder import OpenRunFolder, _Start
+from infoflow.config.schema import ExperimentConfig, config_to_toml
+from infoflow.runs.folder import OpenRunFolder, RunStart
 from infoflow.runs.records import EpochRecord
-from infoflow.runs.writer import RunWriter, best_effort, utc_now, write_file
+from infoflow.runs.writer import RunWriter, best_effort
 from infoflow.threads import torch_threads
-from infoflow.training.settings import RecordingSettings, TrainingSettings, derived_generator
-from infoflow.training.trainer import Trainer, TrainingDiverged
+from infoflow.training.build import (
+    build_inputs,
+    build_labels,
+    build_network,
+    build_trainer,
+    training_settings,
+    training_split,
+)
+from infoflow.training.trainer import TrainingDiverged
 
-# ----------------------------------------------------------------------------------------------
+__all__ = [
+    "build_inputs",
+    "build_labels",
+    "build_network",
+    "build_trainer",
+    "resolved_config_text",
+    "run_experiment",
+    "training_settings",
+    "training_split",
+]
 
-
-def build_network(config: NetworkConfig, seed: int) -> NoisyMLP | NoisyElman:
-    """Return the initialised network; "default" initialisation draws from the run's ``seed``."""
-    if config.init == "seed":
-        assert config.preset is not None
-        return seed_network(config.preset, config.beta)
-    net: NoisyMLP | NoisyElman
-    if config.kind == "elman":
-        assert config.steps is not None and config.hidden is not None
-        net = NoisyElman(
-            config.steps,
-            config.hidden,
-            config.activations[0],
-            config.beta,
-            input_size=config.widths[0] // config.steps,
-        )
-        linears = [net.input, net.recurrent, net.readout]
-    else:
-        net = NoisyMLP(config.widths, list(config.activations), config.beta)
-        linears = list(net.linears)
-    generator = derived_generator(seed, "init")
-    with torch.no_grad():
-        for linear in linears:
-            for parameter in (linear.weight, linear.bias):
-                if parameter is None:
-                    continue  # the Elman recurrence has no bias of its own
-                if config.init == "zeros":
-                    parameter.zero_()
-                    continue
-                # PyTorch's own default, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases,
-                # but drawn from the run's seed instead of the global generator.
-                bound = 1.0 / math.sqrt(linear.in_features)
-                uniform = torch.rand(parameter.shape, generator=generator, dtype=parameter.dtype)
-                parameter.copy_((2.0 * uniform - 1.0) * bound)
-    return net
-
-
-def build_inputs(config: InputsConfig) -> InputDistribution:
-    """Return the input distribution of X (a data set is read from its file here)."""
-    if config.kind == "discrete_uniform":
-        return DiscreteUniform(config.values)
-    if config.kind == "gaussian":
-        return Gaussian(config.mean, config.var)
-    if config.kind == "uniform":
-        return Uniform(config.low, config.high)
-    if config.kind == "dataset":
-        return FiniteDataset.from_file(config.path, label_column=config.label_column)
-    if config.kind == "szt":
-        return szt_dataset("all")
-    return GaussianMixture(config.means, config.variances, config.weights)
-
-
-def _training_split(config: InputsConfig) -> float | tuple[np.ndarray, np.ndarray] | None:
-    """Return how a data set's rows divide into training and test sets (see ``Trainer``)."""
-    if config.kind == "szt":
-        # The published split: 819 held-out patterns (Goldfeld et al.'s experiments).
-        test = szt_test_rows()
-        return np.setdiff1d(np.arange(N_PATTERNS), test), test
-    return getattr(config, "split", None)
-
-
-def build_labels(config: LabelsConfig) -> ThresholdLabels | None:
-    """Return the labelling rule (None: the data set's own labels)."""
-    if config.kind == "dataset":
-        return None
-    if config.kind == "sum_sign":
-        return SumThresholdLabels(0.0, config.below, config.above)
-    return ThresholdLabels(config.threshold, config.below, config.above)
-
-
-def training_settings(config: ExperimentConfig) -> TrainingSettings:
-    """Return the trainer's settings for ``config``."""
-    return TrainingSettings(**dataclasses.asdict(config.training))
-
-
-def recording_settings(config: ExperimentConfig) -> RecordingSettings:
-    """Return what the trainer measures, and when, for ``config``."""
-    estimation = config.estimation
-    return RecordingSettings(
-        n_samples=estimation.n_samples,
-        n_conditional=estimation.n_conditional,
-        n_inputs=estimation.n_inputs,
-        schedule=estimation.schedule,
-        every=estimation.every,
-        points=estimation.points,
-        label_information=estimation.label_information,
-        true_information=estimation.true_information,
-        target_std_error=estimation.target_std_error,
-        stratified=estimation.stratified,
-        clustering_bin_size=estimation.clustering_bin_size,
-        estimators=tuple(name for name in estimation.estimators if name != "sp"),
-        bin_size=estimation.binning_bin_size,
-        density_limits=config.density.limits,
-        density_points=config.density.points,
-    )
-
-
-def build_trainer(config: ExperimentConfig, seed: int) -> Trainer:
-    """Return a trainer for one seed of ``config``, with a freshly initialised network."""
-    return Trainer(
-        build_network(config.network, seed),
-        build_inputs(config.inputs),
-        build_labels(config.labels),
-        training_settings(config),
-        recording_settings(config),
-        seed=seed,
-        split=_training_split(config.inputs),
-    )
+# Runs use one intra-op thread: for networks this small, threads cost more than they save (ten
+# times slower on a busy two-core machine), and one thread makes every number independent of
+# the machine's core count.
+RUN_THREADS = 1
+# A checkpoint (with fsync) costs milliseconds on a busy disk, more than an epoch of these small
+# networks; taking one at most once a second bounds that cost and the work a kill can lose.
+CHECKPOINT_INTERVAL_S = 1.0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -323,17 +216,16 @@ def run_experiment(
     check_config_limits(config)
     build_network(config.network, config.seeds[0])
     build_labels(config.labels)
-    config_text = resolved_config_text(config)
     bar = _Progress(progress, config.name, config.seeds, config.training.epochs)
     folder = OpenRunFolder(run_dir, config, force=force, resume=resume, missing_ok=missing_ok, notify=_notify)
     try:
-        start = folder.start
-        if start.already_complete:
+        if folder.start.already_complete:
             bar.message(f"{config.name}: the run in {run_dir} is already complete")
             return run_dir
+        writer = run_writer(config, run_dir, command)
         try:
             with torch_threads(RUN_THREADS):
-                _execute(run_dir, config, config_text, command, start, bar, checkpoint_interval_s)
+                _write_run(config, writer, folder.start, bar, checkpoint_interval_s)
         except TrainingDiverged as error:
             note = folder.roll_back()
             where = f"{note} (the failed run is discarded)" if note else f"the epochs before it are in {run_dir}"
@@ -350,55 +242,62 @@ def run_experiment(
     return run_dir
 
 
+def run_writer(config: ExperimentConfig, run_dir: Path, command: str | None = None) -> RunWriter:
+    """Return the writer of ``config``'s run folder: every seed, its layers, estimators and fixed grids."""
+    density = config.density
+    return RunWriter(
+        run_dir,
+        name=config.name,
+        seeds=config.seeds,
+        n_layers=config.network.n_layers,
+        extra_estimators=config.estimation.extra_estimators,
+        # Fixed grids are known now; an "auto" one is chosen by the first seed's probe.
+        grids=[None if limits == "auto" else np.linspace(limits[0], limits[1], density.points) for limits in density.limits],
+        config_text=resolved_config_text(config),
+        command=command if command is not None else "infoflow.run_experiment (Python API)",
+    )
+
+
 def _notify(text: str) -> None:
     """Tell the user about something done to their folders (whatever ``progress`` says)."""
     sys.stderr.write(f"infoflow: {text}\n")
     sys.stderr.flush()
 
 
-def _execute(
-    run_dir: Path,
-    config: ExperimentConfig,
-    config_text: str,
-    command: str | None,
-    start: _Start,
-    bar: _Progress,
-    checkpoint_interval_s: float,
+def _write_run(
+    config: ExperimentConfig, writer: RunWriter, start: RunStart, bar: _Progress, checkpoint_interval_s: float
 ) -> None:
-    """Train every seed not yet done, writing the run folder as it goes."""
-    writer = RunWriter(run_dir, config, config_text, command)
+    """Train every seed not yet done, writing the run folder as it goes; the manifest says how it ended."""
     first_seed_index, trainer_state = 0, None
     if start.checkpoint is not None:
         writer.restore(start.checkpoint, start.manifest)
         first_seed_index, trainer_state = int(start.checkpoint["seed_index"]), start.checkpoint["trainer"]
-        bar.message(f"{config.name}: resuming {run_dir} at seed index {first_seed_index}")
-    write_file(run_dir / "config.toml", config_text.encode("utf-8"))
-    writer.write_records()
-    writer.write_manifest()
-
+        bar.message(f"{config.name}: resuming {writer.run_dir} at seed index {first_seed_index}")
+    writer.write_all()
     try:
         for seed_index in range(first_seed_index, len(config.seeds)):
-            _run_seed(writer, bar, seed_index, trainer_state, checkpoint_interval_s)
+            _run_seed(config, writer, bar, seed_index, trainer_state, checkpoint_interval_s)
             trainer_state = None
             writer.write_manifest()
     except TrainingDiverged as error:
-        writer.manifest.update(status="failed", message=str(error), finished_utc=utc_now())
+        writer.finish("failed", str(error))
         best_effort(writer.write_records, writer.write_manifest)
         raise
     except Exception as error:
-        writer.manifest.update(status="failed", message=f"{type(error).__name__}: {error}", finished_utc=utc_now())
+        writer.finish("failed", f"{type(error).__name__}: {error}")
         best_effort(writer.write_records, writer.write_manifest)
         raise
     except BaseException:
         writer.manifest["message"] = "interrupted; continue with --resume"
         best_effort(writer.write_manifest)
         raise
-    writer.manifest.update(status="complete", message="", finished_utc=utc_now())
+    writer.finish("complete")
     writer.write_records()
     writer.write_manifest()
 
 
 def _run_seed(
+    config: ExperimentConfig,
     writer: RunWriter,
     bar: _Progress,
     seed_index: int,
@@ -406,15 +305,14 @@ def _run_seed(
     checkpoint_interval_s: float,
 ) -> None:
     """Train one seed, checkpointing (and writing the records) at most every ``checkpoint_interval_s``."""
-    config = writer.config
     seed = config.seeds[seed_index]
     trainer = build_trainer(config, seed)
-    records = writer.records
-    if records.grids is not None and trainer.probe.grids is not None:
+    records, probe = writer.records, trainer.probe
+    if records.grids is not None and probe.grids is not None:
         # Grids chosen from the data ("auto") are chosen once, by the first seed, for every seed.
-        trainer.probe.grids = [
+        probe.grids = [
             own if limits != "auto" else chosen
-            for own, chosen, limits in zip(trainer.probe.grids, records.grids, config.density.limits)
+            for own, chosen, limits in zip(probe.grids, records.grids, config.density.limits)
         ]
     if trainer_state is not None:
         trainer.load_state_dict(trainer_state)
@@ -422,20 +320,14 @@ def _run_seed(
     epoch_started = last_checkpoint = time.perf_counter()
     interval = checkpoint_interval_s
     for record in trainer.run():
-        if records.grids is not None and any(grid is None for grid in records.grids) and trainer.probe.grids:
-            records.grids = [
-                chosen if grid is None else grid for grid, chosen in zip(records.grids, trainer.probe.grids)
-            ]
-        records.add(seed, record)
+        if records.grids is not None and any(grid is None for grid in records.grids) and probe.grids:
+            records.grids = [chosen if grid is None else grid for grid, chosen in zip(records.grids, probe.grids)]
         now = time.perf_counter()
-        elapsed, epoch_started = now - epoch_started, now
-        writer.timings["total"] += elapsed
-        writer.timings["per_seed"][seed_index] += elapsed
-        writer.timings["epoch_seconds"] += elapsed
-        writer.timings["epochs_timed"] += 1
+        writer.add(seed, record, now - epoch_started)
+        epoch_started = now
         if now - last_checkpoint >= interval and not trainer.finished:
             # The checkpoint first: a kill after it leaves files that resume rewrites from it.
-            writer.write_checkpoint(seed_index, trainer)
+            writer.write_checkpoint(seed_index, trainer.state_dict())
             writer.write_records()
             last_checkpoint = time.perf_counter()
             if checkpoint_interval_s > 0:

@@ -1,4 +1,7 @@
-"""The reference trainer's settings, validated, and the independent random streams of a run."""
+"""The reference trainer's settings, validated, and the independent random streams of a run.
+
+What is measured, and when, is :class:`~infoflow.measure.settings.MeasurementSettings` (the probe's).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from infoflow.estimators.sample_propagation import ESTIMATORS
-from infoflow.measure.schedules import SCHEDULES
+from infoflow.measure.settings import MeasurementSettings
 from infoflow.validation import MAX_SEED
 
 LOSSES = ("mse", "cross_entropy")
@@ -98,73 +100,8 @@ class TrainingSettings:
             )
 
 
-@dataclass(frozen=True)
-class RecordingSettings:
-    """What is measured, and when.
-
-    Attributes
-    ----------
-    n_samples, n_conditional, n_inputs : int
-        Sample-propagation sizes (see ``estimators.measure_information``).
-    schedule : {"every", "interval", "log"}
-        Epochs at which information and densities are measured: every epoch; every ``every``
-        epochs; or ``points`` log-spaced epochs. Epoch 0 and the last epoch are always included.
-    every, points : int
-        Parameters of the "interval" and "log" schedules.
-    target_std_error : float
-        Monte-Carlo standard error aimed at for each I(X;T_l), nats.
-    stratified : bool
-        Draws for h(T_l) take every point of a uniform discrete X equally often.
-    clustering_bin_size : float or None
-        Also record H(Bin(S_l)) with cubes of this side (the clustering statistic).
-    label_information : bool
-        Also measure I(T_l;Y).
-    true_information : bool
-        Also compute the exact I(X;T_l) where ``truth.truth_is_computable`` says it can be.
-    estimators : tuple of str
-        Estimators beside sample propagation ("kl_upper", "bhattacharyya_lower", "binning"),
-        evaluated on the same samples.
-    bin_size : float
-        Bin width for "binning".
-    density_limits : tuple of (float, float) or "auto" per layer, or None
-        Grid range of each layer's density ("auto": chosen from the data at the first record);
-        None records no densities.
-    density_points : int
-        Grid points per layer.
-    """
-
-    n_samples: int = 1000
-    n_conditional: int = 1000
-    n_inputs: int = 500
-    schedule: str = "every"
-    every: int = 1
-    points: int = 60
-    label_information: bool = True
-    true_information: bool = False
-    target_std_error: float = 0.01
-    stratified: bool = False
-    clustering_bin_size: float | None = None
-    estimators: tuple[str, ...] = ()
-    bin_size: float = 0.05
-    density_limits: tuple[tuple[float, float] | str, ...] | None = None
-    density_points: int = 300
-
-    def __post_init__(self) -> None:
-        for name in ("n_samples", "n_conditional", "n_inputs", "every", "density_points"):
-            value = getattr(self, name)
-            _require(_is_int(value) and value >= 1, name, "an integer >= 1", value)
-        _require(_is_int(self.points) and self.points >= 2, "points", "an integer >= 2", self.points)
-        _require(self.schedule in SCHEDULES, "schedule", f"one of {', '.join(SCHEDULES)}", self.schedule)
-        others = [name for name in ESTIMATORS if name != "sp"]
-        for name in self.estimators:
-            _require(name in others, "estimators", f"names among {', '.join(others)}", name)
-        _require(_is_positive_finite(self.bin_size), "bin_size", "a finite number > 0", self.bin_size)
-        for limits in self.density_limits or ():
-            if limits == "auto":
-                continue
-            low, high = limits
-            is_interval = math.isfinite(low) and math.isfinite(high) and low < high
-            _require(is_interval, "density_limits", "finite [low, high] pairs with low < high, or 'auto'", limits)
+# The trainer's measurement settings are the probe's: one object, its defaults defined once.
+RecordingSettings = MeasurementSettings
 
 
 def _is_int(value: Any) -> bool:

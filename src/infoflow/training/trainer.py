@@ -12,9 +12,10 @@ The loop follows the seed (Kong 2019) and its author's code, minus its bugs:
   reaches ``lr_drop_accuracy``;
 * noise stays on everywhere: ``NoisyMLP`` has no switch that turns it off.
 
-Every scheduled epoch also records I(X;T_l), I(T_l;Y) (sample propagation, ``estimators.py``),
-optionally the exact I(X;T_l) (``truth.py``) and other estimators, and the density of every T_l
-on a fixed grid, computed from the very samples the estimator drew.
+The trainer is handed an :class:`~infoflow.measure.probe.InformationProbe`, as any user's loop
+would be, and measures through it at the epochs of the probe's schedule (``settings.schedule``):
+I(X;T_l), I(T_l;Y), optionally the exact I(X;T_l) and other estimators, and the density of every
+T_l on a fixed grid.
 
 This module knows nothing of files or TOML: it yields :class:`EpochRecord` objects and exposes
 its state as plain tensors and numbers so that a caller can checkpoint and resume it.
@@ -33,17 +34,11 @@ import torch
 from infoflow.data.distributions import InputDistribution
 from infoflow.data.labels import ThresholdLabels
 from infoflow.measure.probe import InformationProbe
-from infoflow.measure.schedules import MeasurementSchedule
+from infoflow.measure.settings import MeasurementSettings
 from infoflow.models.mlp import NoisyMLP
 from infoflow.runs.records import EpochRecord
-from infoflow.training.settings import (
-    ADAM_BETAS,
-    ADAM_EPSILON,
-    STREAMS,
-    RecordingSettings,
-    TrainingSettings,
-    derived_generator,
-)
+from infoflow.training.optimizers import ParameterUpdates
+from infoflow.training.settings import STREAMS, TrainingSettings, derived_generator
 
 
 class TrainingDiverged(RuntimeError):
@@ -91,9 +86,13 @@ class Trainer:
     labels : ThresholdLabels
         The labelling rule.
     training : TrainingSettings
-    recording : RecordingSettings
+    probe : InformationProbe or MeasurementSettings
+        What measures the network, at the epochs of ``probe.schedule(training.epochs)``; its
+        generator is the run's "estimation" stream (checkpointed with the others). Given
+        settings, the trainer makes its probe with :func:`training_probe`.
     seed : int
-        Fixes every random draw (training and test sets, noise, shuffling, estimation).
+        Fixes every random draw (training and test sets, noise, shuffling; estimation through
+        :func:`training_probe`).
 
     Notes
     -----
@@ -107,7 +106,7 @@ class Trainer:
         inputs: InputDistribution,
         labels: ThresholdLabels | None,
         training: TrainingSettings,
-        recording: RecordingSettings,
+        probe: InformationProbe | MeasurementSettings,
         *,
         seed: int,
         split: float | tuple[Any, Any] | None = None,
@@ -129,21 +128,25 @@ class Trainer:
             raise ValueError(f"labels.above and labels.below must differ; both are {labels.above}")
         if n_outputs != 1 and labels is not None:
             raise ValueError(f"a network with {n_outputs} outputs needs class labels from a data set, not a threshold")
-        if recording.density_limits is not None and len(recording.density_limits) != net.n_layers:
-            raise ValueError(
-                f"density_limits must give one [low, high] per layer ({net.n_layers}); got {len(recording.density_limits)}"
-            )
+        if isinstance(probe, MeasurementSettings):
+            probe = training_probe(net, inputs, labels, probe, seed)
+        limits = probe.settings.density_limits
+        if limits is not None and len(limits) != net.n_layers:
+            raise ValueError(f"density_limits must give one [low, high] per layer ({net.n_layers}); got {len(limits)}")
         self.net = net
         self.inputs = inputs
         self.labels = labels
         self.training = training
-        self.recording = recording
+        self.probe = probe
         self.seed = seed
         self.n_outputs = n_outputs
-        self.generators = {stream: derived_generator(seed, stream) for stream in STREAMS if stream != "init"}
-        self.schedule = MeasurementSchedule(
-            recording.schedule, training.epochs, every=recording.every, points=recording.points
-        )
+        # The probe draws from its own generator: the "estimation" stream, checkpointed here.
+        self.generators = {
+            stream: probe.generator if stream == "estimation" else derived_generator(seed, stream)
+            for stream in STREAMS
+            if stream != "init"
+        }
+        self.schedule = probe.schedule(training.epochs)
         if labels is None:
             # A data set: its own rows and labels, split once (or train and test on every row).
             rows = inputs.x
@@ -167,36 +170,14 @@ class Trainer:
         self.learning_rate = float(training.learning_rate)
         self.lr_dropped = False
         self.parameters = list(net.parameters())
-        # SGD's momentum buffers (PyTorch's convention: the first step's buffer is the gradient),
-        # the seed code's accumulated gradients, or Adam's first and second moments and its step
-        # count. All are checkpointed by state_dict, so a resumed run continues exactly.
-        self.momentum_buffers: list[torch.Tensor | None] = [None] * len(self.parameters)
-        self.second_moments: list[torch.Tensor | None] = [None] * len(self.parameters)
-        self.optimizer_steps = 0
+        self.updates = ParameterUpdates(self.parameters, training.optimizer, training.momentum)
         # The last epoch recorded; -1 before epoch 0.
         self.epoch = -1
-        # Measurement goes through the same probe a user's own loop would use, drawing from the
-        # run's "estimation" stream.
-        self.probe = InformationProbe(
-            net,
-            inputs,
-            labels=labels,
-            n_samples=recording.n_samples,
-            n_conditional=recording.n_conditional,
-            n_inputs=recording.n_inputs,
-            generator=self.generators["estimation"],
-            estimator=("sp", *recording.estimators),
-            bin_size=recording.bin_size,
-            label_information=recording.label_information,
-            true_information=recording.true_information,
-            target_std_error=recording.target_std_error,
-            stratified=recording.stratified,
-            clustering_bin_size=recording.clustering_bin_size,
-            densities=recording.density_limits is not None,
-            density_points=recording.density_points,
-            density_limits=recording.density_limits,
-            run_seed=seed,
-        )
+
+    @property
+    def momentum_buffers(self) -> list[torch.Tensor | None]:
+        """The optimizer's first buffers (SGD momentum, the seed code's sums, Adam's first moments)."""
+        return self.updates.momentum_buffers
 
     # -- geometry of the output -----------------------------------------------------------------
 
@@ -242,64 +223,10 @@ class Trainer:
             output = self.net(shuffled_inputs[start : start + batch_size], generator)
             batch_labels = shuffled_labels[start : start + batch_size]
             loss = self._loss(output, batch_labels)
-            self._sgd_step(torch.autograd.grad(loss, self.parameters))
+            self.updates.step(torch.autograd.grad(loss, self.parameters), self.learning_rate)
             # Weighted by batch size, so the epoch's mean is over examples, not batches.
             batch_losses.append(loss.detach() * batch_labels.shape[0])
         return float(torch.stack(batch_losses).sum()) / n
-
-    def _sgd_step(self, gradients: Sequence[torch.Tensor]) -> None:
-        """Apply one update: SGD as torch.optim.SGD(lr, momentum) without dampening, Adam, or the seed code's."""
-        # Written out because torch.optim's first use imports torch._dynamo: 3 s per process.
-        if self.training.optimizer == "adam":
-            self._adam_step(gradients)
-            return
-        if self.training.optimizer == "seed_code":
-            self._seed_code_step(gradients)
-            return
-        momentum = self.training.momentum
-        with torch.no_grad():
-            for index, (parameter, gradient) in enumerate(zip(self.parameters, gradients)):
-                if momentum:
-                    buffer = self.momentum_buffers[index]
-                    if buffer is None:
-                        buffer = self.momentum_buffers[index] = gradient.clone()
-                    else:
-                        buffer.mul_(momentum).add_(gradient)
-                    gradient = buffer
-                parameter.add_(gradient, alpha=-self.learning_rate)
-
-    def _seed_code_step(self, gradients: Sequence[torch.Tensor]) -> None:
-        """Apply the seed code's update: g_acc += g_t; p -= lr * g_acc (gradients never zeroed).
-
-        The accumulator lives in ``momentum_buffers`` (it is SGD's buffer at momentum 1), so it
-        is checkpointed with them.
-        """
-        with torch.no_grad():
-            for index, (parameter, gradient) in enumerate(zip(self.parameters, gradients)):
-                accumulated = self.momentum_buffers[index]
-                if accumulated is None:
-                    accumulated = self.momentum_buffers[index] = gradient.clone()
-                else:
-                    accumulated.add_(gradient)
-                parameter.add_(accumulated, alpha=-self.learning_rate)
-
-    def _adam_step(self, gradients: Sequence[torch.Tensor]) -> None:
-        """Apply one Adam update (Kingma & Ba 2015) with torch.optim.Adam's defaults and arithmetic."""
-        beta1, beta2 = ADAM_BETAS
-        self.optimizer_steps += 1
-        correction1 = 1.0 - beta1**self.optimizer_steps
-        correction2 = 1.0 - beta2**self.optimizer_steps
-        with torch.no_grad():
-            for index, (parameter, gradient) in enumerate(zip(self.parameters, gradients)):
-                if self.momentum_buffers[index] is None:
-                    self.momentum_buffers[index] = torch.zeros_like(parameter)
-                    self.second_moments[index] = torch.zeros_like(parameter)
-                first, second = self.momentum_buffers[index], self.second_moments[index]
-                assert first is not None and second is not None
-                first.lerp_(gradient, 1.0 - beta1)
-                second.mul_(beta2).addcmul_(gradient, gradient, value=1.0 - beta2)
-                denominator = (second.sqrt() / math.sqrt(correction2)).add_(ADAM_EPSILON)
-                parameter.addcdiv_(first, denominator, value=-self.learning_rate / correction1)
 
     def _training_set_loss(self) -> float:
         """Return the loss on the whole training set (one noisy pass, no update)."""
@@ -420,9 +347,7 @@ class Trainer:
             "learning_rate": self.learning_rate,
             "lr_dropped": self.lr_dropped,
             "model": {name: value.detach().clone() for name, value in self.net.state_dict().items()},
-            "momentum_buffers": [None if buffer is None else buffer.clone() for buffer in self.momentum_buffers],
-            "second_moments": [None if moment is None else moment.clone() for moment in self.second_moments],
-            "optimizer_steps": self.optimizer_steps,
+            **self.updates.state_dict(),
             "generators": {name: generator.get_state() for name, generator in self.generators.items()},
             "train_inputs": self.train_inputs,
             "train_labels": self.train_labels,
@@ -435,9 +360,7 @@ class Trainer:
         if state["seed"] != self.seed:
             raise ValueError(f"the state belongs to seed {state['seed']}, not {self.seed}")
         self.net.load_state_dict(state["model"])
-        self.momentum_buffers = [None if buffer is None else buffer.clone() for buffer in state["momentum_buffers"]]
-        self.second_moments = [None if moment is None else moment.clone() for moment in state["second_moments"]]
-        self.optimizer_steps = int(state["optimizer_steps"])
+        self.updates.load_state_dict(state)
         for name, generator in self.generators.items():
             generator.set_state(state["generators"][name])
         self.train_inputs = state["train_inputs"]
@@ -454,7 +377,7 @@ def train(
     inputs: InputDistribution,
     labels: ThresholdLabels,
     training: TrainingSettings,
-    recording: RecordingSettings | None = None,
+    probe: InformationProbe | MeasurementSettings | None = None,
     *,
     seed: int = 0,
 ) -> TrainingResult:
@@ -462,14 +385,14 @@ def train(
 
     Parameters
     ----------
-    net, inputs, labels, training, recording, seed :
-        As for :class:`Trainer`; ``recording`` defaults to ``RecordingSettings()``.
+    net, inputs, labels, training, probe, seed :
+        As for :class:`Trainer`; ``probe`` defaults to ``MeasurementSettings()``.
 
     Returns
     -------
     TrainingResult; if training diverged, the records before it and the reason.
     """
-    trainer = Trainer(net, inputs, labels, training, recording or RecordingSettings(), seed=seed)
+    trainer = Trainer(net, inputs, labels, training, probe or MeasurementSettings(), seed=seed)
     records: list[EpochRecord] = []
     try:
         for record in trainer.run():
@@ -477,3 +400,18 @@ def train(
     except TrainingDiverged as error:
         return TrainingResult(records, diverged=True, message=str(error))
     return TrainingResult(records)
+
+
+def training_probe(
+    net: NoisyMLP,
+    inputs: InputDistribution,
+    labels: ThresholdLabels | None,
+    settings: MeasurementSettings,
+    seed: int,
+) -> InformationProbe:
+    """Return the probe the reference trainer measures with: ``settings``, drawing from the run's
+    "estimation" stream of ``seed``, its records in the ``seed`` column (no run folder: the runner
+    writes every seed's records into one)."""
+    return InformationProbe(
+        net, inputs, labels=labels, settings=settings, generator=derived_generator(seed, "estimation"), run_seed=seed
+    )
