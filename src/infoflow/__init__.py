@@ -19,6 +19,7 @@ from infoflow.estimators.truth import (
     truth_is_computable,
 )
 from infoflow.measure.probe import InformationProbe
+from infoflow.measure.settings import MeasurementSettings
 from infoflow.models.mlp import NoisyMLP
 from infoflow.models.noise import GaussianNoise
 from infoflow.models.rnn import NoisyElman
@@ -45,6 +46,7 @@ __all__ = [
     "GaussianNoise",
     "NoisyElman",
     "InformationProbe",
+    "MeasurementSettings",
     "read_run",
     "load_config",
     "run_experiment",

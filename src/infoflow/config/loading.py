@@ -109,7 +109,8 @@ def _measurement(
     estimators = estimation.get("estimators", ["sp"])
     if isinstance(estimators, list) and all(isinstance(name, str) for name in estimators) and "sp" not in estimators:
         # A run's primary estimate is sample propagation's: a config must list it.
-        raise ConfigError(f'estimation.estimators must be {ESTIMATORS_ALLOWED} that includes "sp"; got {describe(estimators)}')
+        allowed = f'{ESTIMATORS_ALLOWED} that includes "sp"'
+        raise ConfigError(f"estimation.estimators must be {allowed}; got {describe(estimators)}")
     limits = density.get("limits", default_density_limits(network.activations, network.beta))
     values = {
         **estimation,

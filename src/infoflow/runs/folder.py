@@ -129,7 +129,8 @@ def _prepare_run_folder(
                 f"cannot resume: {checkpoint_path} belongs to a different config; use --force to start over"
             )
         return RunStart(checkpoint=checkpoint, manifest=manifest)
-    check_output_folder(run_dir, may_reuse=force, advice="use --resume to continue the run in it or --force to replace it")
+    advice = "use --resume to continue the run in it or --force to replace it"
+    check_output_folder(run_dir, may_reuse=force, advice=advice)
     return RunStart(replace=True)
 
 

@@ -155,7 +155,8 @@ class RunRecords:
     def _append_rows(self, rows: np.ndarray) -> None:
         self.rows.append(rows)
         for row in rows:
-            self.lines.append(",".join(_format_cell(value, index < len(INTEGER_COLUMNS)) for index, value in enumerate(row)))
+            cells = (_format_cell(value, index < len(INTEGER_COLUMNS)) for index, value in enumerate(row))
+            self.lines.append(",".join(cells))
 
     def csv_text(self) -> str:
         """Return metrics.csv's text."""

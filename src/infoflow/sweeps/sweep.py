@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infoflow.files import write_atomically
+from infoflow.runs.contents import check_output_folder
 from infoflow.runs.folder import check_resumable
 from infoflow.sweeps.cells import Cell, expand_cells
 from infoflow.sweeps.executor import RunOutcome, RunTask, run_tasks
@@ -49,12 +50,8 @@ class SweepResult:
 
 def check_sweep_folder(out_dir: Path) -> None:
     """Raise FileExistsError unless ``out_dir`` is absent, empty, or a sweep folder."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise FileExistsError(f"{out_dir} exists and is not a folder")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / SPEC_FILE).is_file():
-        raise FileExistsError(
-            f"{out_dir} is not empty and is not a sweep folder (it has no {SPEC_FILE}); refusing to write into it"
-        )
+    advice = f"it is not a sweep folder (it has no {SPEC_FILE}); refusing to write into it"
+    check_output_folder(out_dir, may_reuse=lambda folder: (folder / SPEC_FILE).is_file(), advice=advice)
 
 
 def run_sweep(

@@ -104,4 +104,5 @@ def build_trainer(config: ExperimentConfig, seed: int) -> Trainer:
     inputs = build_inputs(config.inputs)
     labels = build_labels(config.labels)
     probe = training_probe(net, inputs, labels, config.estimation, seed)
-    return Trainer(net, inputs, labels, training_settings(config), probe, seed=seed, split=training_split(config.inputs))
+    split = training_split(config.inputs)
+    return Trainer(net, inputs, labels, training_settings(config), probe, seed=seed, split=split)

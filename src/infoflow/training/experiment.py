@@ -252,7 +252,9 @@ def run_writer(config: ExperimentConfig, run_dir: Path, command: str | None = No
         n_layers=config.network.n_layers,
         extra_estimators=config.estimation.extra_estimators,
         # Fixed grids are known now; an "auto" one is chosen by the first seed's probe.
-        grids=[None if limits == "auto" else np.linspace(limits[0], limits[1], density.points) for limits in density.limits],
+        grids=[
+            None if limits == "auto" else np.linspace(limits[0], limits[1], density.points) for limits in density.limits
+        ],
         config_text=resolved_config_text(config),
         command=command if command is not None else "infoflow.run_experiment (Python API)",
     )

@@ -93,7 +93,7 @@ class ParameterUpdates:
                 parameter.addcdiv_(first, denominator, value=-learning_rate / correction1)
 
     def state_dict(self) -> dict[str, Any]:
-        """Return the buffers (cloned) and the step count: ``momentum_buffers``, ``second_moments``, ``optimizer_steps``."""
+        """Return ``momentum_buffers`` and ``second_moments`` (cloned) and ``optimizer_steps``."""
         return {
             "momentum_buffers": [None if buffer is None else buffer.clone() for buffer in self.momentum_buffers],
             "second_moments": [None if moment is None else moment.clone() for moment in self.second_moments],

@@ -44,8 +44,9 @@ from infoflow.config.schema import ExperimentConfig, load_config
 from infoflow.data.distributions import InputDistribution
 from infoflow.estimators.sample_propagation import mutual_information
 from infoflow.estimators.truth import true_mutual_information
-from infoflow.files import TEMPORARY_MARK, write_atomically
+from infoflow.files import write_atomically
 from infoflow.models.mlp import NoisyMLP
+from infoflow.runs.contents import check_output_folder as check_folder
 from infoflow.threads import torch_threads
 from infoflow.training.experiment import build_trainer
 from infoflow.validation import integer_at_least
@@ -917,18 +918,7 @@ def check_output_folder(out_dir: str | os.PathLike[str], *, force: bool = False)
     FileExistsError
         ``out_dir`` is a file, or a non-empty folder without ``force``.
     """
-    folder = Path(out_dir)
-    if folder.exists() and not folder.is_dir():
-        raise FileExistsError(f"{folder} exists and is not a folder; choose another --out")
-    if folder.is_dir() and not force:
-        occupied = sorted(entry.name for entry in folder.iterdir() if TEMPORARY_MARK not in entry.name)
-        if occupied:
-            shown = ", ".join(occupied[:3]) + (", ..." if len(occupied) > 3 else "")
-            raise FileExistsError(
-                f"{folder} is not empty ({shown}); results on disk are never overwritten: choose an empty or new "
-                f"--out, or pass --force to replace its {', '.join(OUTPUT_FILES)}"
-            )
-    return folder
+    return check_folder(out_dir, may_reuse=force, advice=f"results on disk are never overwritten: choose an empty or new --out, or pass --force to replace its {', '.join(OUTPUT_FILES)}")
 
 
 def write_accuracy_outputs(
