@@ -26,6 +26,7 @@ from infoflow.models.rnn import NoisyElman
 from infoflow.papers.kong2019.networks import seed_network
 from infoflow.runs.reader import read_run
 from infoflow.training.experiment import run_experiment
+from infoflow.version import __version__
 
 __all__ = [
     "sp_entropy",
@@ -51,5 +52,3 @@ __all__ = [
     "load_config",
     "run_experiment",
 ]
-
-__version__ = "0.2.0"

@@ -8,6 +8,7 @@ import json
 import os
 import tomllib
 from importlib import resources
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +282,19 @@ def config_to_toml(config: ExperimentConfig) -> str:
         if isinstance(values, dict):
             lines += ["", f"[{table}]", *(f"{key} = {_toml_value(value)}" for key, value in values.items())]
     return "\n".join(lines) + "\n"
+
+
+def config_comparison(config: ExperimentConfig) -> Callable[[str, str], str | None]:
+    """Return a test of a stored config's TOML text (and its source) against ``config``.
+
+    The test returns the first differing field with both values (None: the same config) and
+    raises ConfigError when the text is no valid config; run folders use it to resume.
+    """
+
+    def compare(text: str, source: str) -> str | None:
+        return first_difference(config_to_dict(parse_config(text, source=source)), config_to_dict(config))
+
+    return compare
 
 
 def with_seeds(config: ExperimentConfig, n_seeds: int) -> ExperimentConfig:

@@ -21,6 +21,7 @@ from infoflow.config.inputs import (
 )
 from infoflow.config.loading import (
     first_difference,
+    config_comparison,
     config_to_dict,
     config_to_toml,
     load_config,
@@ -67,6 +68,7 @@ __all__ = [
     "ThresholdLabelsConfig",
     "TrainingConfig",
     "UniformInputsConfig",
+    "config_comparison",
     "config_to_dict",
     "config_to_toml",
     "default_density_limits",

@@ -12,9 +12,13 @@ from pydantic.dataclasses import dataclass
 from infoflow.config.errors import invalid, one_of
 from infoflow.config.types import SECTION, Integer, Number, fill_defaults
 from infoflow.measure.settings import AUTO, DENSITY_FIELDS, GridLimits, MeasurementSettings
-from infoflow.training.settings import LOSSES, OPTIMIZERS
 
 LABEL_KINDS = ("threshold", "dataset", "sum_sign")
+LOSSES = ("mse", "cross_entropy")
+# "seed_code" is the seed author's actual update, off by default: gradients are never zeroed between
+# steps, so each step uses the running sum of every gradient so far (SGD with momentum 1, no
+# dampening). Offered to measure what that choice does, not as a recommendation.
+OPTIMIZERS = ("sgd", "adam", "seed_code")
 # Activations whose range has no bound: their density grid is chosen from the data ("auto").
 UNBOUNDED_ACTIVATIONS = ("leaky_relu", "relu", "linear")
 

@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 
-from infoflow.config.schema import ConfigError, ExperimentConfig, first_difference, config_to_dict, parse_config
 from infoflow.runs.contents import (
     check_output_folder,
     foreign_entries,
@@ -48,6 +47,11 @@ class RunStart:
     manifest: dict[str, Any] | None = None
     already_complete: bool = False
     replace: bool = False
+
+
+# A run's config as the folder's owner sees it: given a stored config's text and where it came from,
+# return where it differs from the run's own config (None: the same); raise ValueError if unreadable.
+ConfigComparison = Callable[[str, str], "str | None"]
 
 
 def _load_checkpoint(path: Path) -> dict[str, Any]:
@@ -89,7 +93,7 @@ def _refuse_foreign(run_dir: Path, *, force: bool, resume: bool) -> None:
 
 
 def _prepare_run_folder(
-    run_dir: Path, config: ExperimentConfig, *, force: bool, resume: bool, missing_ok: bool = False
+    run_dir: Path, compare: ConfigComparison, *, force: bool, resume: bool, missing_ok: bool = False
 ) -> RunStart:
     """Check the output folder against the rules and return where the run starts; changes nothing."""
     _refuse_foreign(run_dir, force=force, resume=resume)
@@ -103,10 +107,9 @@ def _prepare_run_folder(
         stored_config = run_dir / CONFIG_FILE
         if stored_config.is_file():
             try:
-                stored = parse_config(stored_config.read_text(encoding="utf-8"), source=str(stored_config))
-            except (ConfigError, OSError, UnicodeDecodeError) as error:
+                difference = compare(stored_config.read_text(encoding="utf-8"), str(stored_config))
+            except (ValueError, OSError, UnicodeDecodeError) as error:
                 raise ValueError(f"cannot resume: {error}; use --force to start over") from None
-            difference = first_difference(config_to_dict(stored), config_to_dict(config))
             if difference:
                 raise ValueError(
                     f"cannot resume: the config differs from {stored_config} at {difference}; "
@@ -121,8 +124,8 @@ def _prepare_run_folder(
             return RunStart(manifest=manifest)
         checkpoint = _load_checkpoint(checkpoint_path)
         try:
-            same = parse_config(checkpoint["config_toml"], source=str(checkpoint_path)) == config
-        except (ConfigError, KeyError, TypeError) as error:
+            same = compare(checkpoint["config_toml"], str(checkpoint_path)) is None
+        except (ValueError, KeyError, TypeError) as error:
             raise ValueError(f"cannot resume: {checkpoint_path} holds no valid config ({error})") from None
         if not same:
             raise ValueError(
@@ -134,15 +137,15 @@ def _prepare_run_folder(
     return RunStart(replace=True)
 
 
-def check_resumable(config: ExperimentConfig, run_dir: str | os.PathLike[str], *, missing_ok: bool = False) -> None:
-    """Raise (ValueError / OSError) unless ``run_experiment(config, run_dir, resume=True)`` may run.
+def check_resumable(compare: ConfigComparison, run_dir: str | os.PathLike[str], *, missing_ok: bool = False) -> None:
+    """Raise (ValueError / OSError) unless a run of the config ``compare`` stands for may resume in ``run_dir``.
 
     Changes nothing on disk; lets a caller with several runs refuse before starting any.
     ``missing_ok``: an absent ``run_dir`` is fine (a new run starts there).
     """
     run_dir = Path(run_dir)
     has_leftover = bool(leftovers(run_dir))
-    _prepare_run_folder(run_dir, config, force=False, resume=True, missing_ok=missing_ok or has_leftover)
+    _prepare_run_folder(run_dir, compare, force=False, resume=True, missing_ok=missing_ok or has_leftover)
 
 
 class OpenRunFolder:
@@ -151,7 +154,8 @@ class OpenRunFolder:
     Parameters
     ----------
     run_dir : path
-    config : ExperimentConfig
+    compare : callable
+        The run's config (see :data:`ConfigComparison`), for a resume.
     force, resume, missing_ok : bool
         As for ``run_experiment``.
     notify : callable
@@ -168,7 +172,7 @@ class OpenRunFolder:
     def __init__(
         self,
         run_dir: Path,
-        config: ExperimentConfig,
+        compare: ConfigComparison,
         *,
         force: bool,
         resume: bool,
@@ -181,7 +185,7 @@ class OpenRunFolder:
         # Read-only checks first: a refused call creates nothing and locks nothing.
         _refuse_foreign(run_dir, force=force, resume=resume)
         if resume and not run_dir.exists() and not (missing_ok or has_leftover):
-            _prepare_run_folder(run_dir, config, force=force, resume=resume)
+            _prepare_run_folder(run_dir, compare, force=force, resume=resume)
         created = not run_dir.exists()
         run_dir.mkdir(parents=True, exist_ok=True)
         self.lock: RunFolderLock | None = None
@@ -193,7 +197,7 @@ class OpenRunFolder:
                     entry.unlink()  # left by a process killed mid-write
             self.lock = recover_interrupted_replacements(run_dir, self.lock, notify)
             self.start = _prepare_run_folder(
-                run_dir, config, force=force, resume=resume, missing_ok=missing_ok or has_leftover
+                run_dir, compare, force=force, resume=resume, missing_ok=missing_ok or has_leftover
             )
             if self.start.replace:
                 self.replacement, self.lock = replace_run(run_dir, self.lock)

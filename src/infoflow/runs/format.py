@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from infoflow.version import __version__
+
 CONFIG_FILE = "config.toml"
 METRICS_FILE = "metrics.csv"
 DENSITIES_FILE = "densities.npz"
@@ -106,8 +108,6 @@ def utc_now() -> str:
 
 def new_manifest(name: str, seeds: Sequence[int], command: str) -> dict[str, Any]:
     """Return the manifest of a run that starts now: every field of :data:`MANIFEST_FIELDS`, in order."""
-    from infoflow import __version__
-
     return {
         "infoflow_version": __version__,
         "torch_version": torch.__version__,

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from infoflow.files import write_atomically
 from infoflow.runs.contents import check_output_folder
-from infoflow.runs.folder import check_resumable
+from infoflow.training.experiment import check_resumable
 from infoflow.sweeps.cells import Cell, expand_cells
 from infoflow.sweeps.executor import RunOutcome, RunTask, run_tasks
 from infoflow.sweeps.gather import plot_bands, write_tables

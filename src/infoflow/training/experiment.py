@@ -30,7 +30,8 @@ from typing import Any, TextIO
 import numpy as np
 
 from infoflow.config.limits import check_config_limits
-from infoflow.config.schema import ExperimentConfig, config_to_toml
+from infoflow.config.schema import ExperimentConfig, config_comparison, config_to_toml
+from infoflow.runs import folder as run_folder
 from infoflow.runs.folder import OpenRunFolder, RunStart
 from infoflow.runs.records import EpochRecord
 from infoflow.runs.writer import RunWriter, best_effort
@@ -44,12 +45,14 @@ from infoflow.training.build import (
     training_split,
 )
 from infoflow.training.trainer import TrainingDiverged
+from infoflow.version import __version__
 
 __all__ = [
     "build_inputs",
     "build_labels",
     "build_network",
     "build_trainer",
+    "check_resumable",
     "resolved_config_text",
     "run_experiment",
     "training_settings",
@@ -138,8 +141,6 @@ class _Progress:
 
 def resolved_config_text(config: ExperimentConfig) -> str:
     """Return the text of a run's config.toml: a comment line, then :func:`config_to_toml`."""
-    from infoflow import __version__
-
     return (
         f"# Resolved config of experiment {config.name!r} (infoflow {__version__}); every default filled in.\n"
         + config_to_toml(config)
@@ -217,7 +218,8 @@ def run_experiment(
     build_network(config.network, config.seeds[0])
     build_labels(config.labels)
     bar = _Progress(progress, config.name, config.seeds, config.training.epochs)
-    folder = OpenRunFolder(run_dir, config, force=force, resume=resume, missing_ok=missing_ok, notify=_notify)
+    compare = config_comparison(config)
+    folder = OpenRunFolder(run_dir, compare, force=force, resume=resume, missing_ok=missing_ok, notify=_notify)
     try:
         if folder.start.already_complete:
             bar.message(f"{config.name}: the run in {run_dir} is already complete")
@@ -240,6 +242,15 @@ def run_experiment(
     finally:
         folder.close()
     return run_dir
+
+
+def check_resumable(config: ExperimentConfig, run_dir: str | os.PathLike[str], *, missing_ok: bool = False) -> None:
+    """Raise (ValueError / OSError) unless ``run_experiment(config, run_dir, resume=True)`` may run.
+
+    Changes nothing on disk; lets a caller with several runs refuse before starting any.
+    ``missing_ok``: an absent ``run_dir`` is fine (a new run starts there).
+    """
+    run_folder.check_resumable(config_comparison(config), run_dir, missing_ok=missing_ok)
 
 
 def run_writer(config: ExperimentConfig, run_dir: Path, command: str | None = None) -> RunWriter:

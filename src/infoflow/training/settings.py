@@ -12,14 +12,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from infoflow.config.sections import LOSSES, OPTIMIZERS
 from infoflow.measure.settings import MeasurementSettings
 from infoflow.validation import MAX_SEED
 
-LOSSES = ("mse", "cross_entropy")
-# "seed_code" is the seed author's actual update, off by default: gradients are never zeroed between
-# steps, so each step uses the running sum of every gradient so far (SGD with momentum 1, no
-# dampening). Offered to measure what that choice does, not as a recommendation.
-OPTIMIZERS = ("sgd", "adam", "seed_code")
 # Adam's constants: torch.optim.Adam's defaults.
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPSILON = 1e-8

@@ -21,7 +21,7 @@ from infoflow.config.schema import load_config, shipped_experiments, with_seeds
 from infoflow.papers.kong2019.claims import CLAIMS_BY_EXPERIMENT, ClaimResult, check_claims
 from infoflow.papers.kong2019.report import write_report
 from infoflow.plots.run_figures import plot_run
-from infoflow.runs.folder import check_resumable
+from infoflow.training.experiment import check_resumable
 from infoflow.sweeps.executor import RunsFailed, RunTask, is_complete, run_tasks
 
 # A run's figure the report shows inline; a reused run lacking it gets its figures drawn again.
