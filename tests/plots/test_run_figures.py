@@ -10,7 +10,7 @@ import pytest
 from synthetic_runs import mixture_densities, write_run
 
 from infoflow.plots.run_figures import plot_comparison, plot_run
-from infoflow.runs.folder import FIGURE_INDEX
+from infoflow.runs.format import FIGURE_INDEX
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 EPOCHS = np.arange(0, 40)
