@@ -7,7 +7,6 @@ import functools
 import json
 import os
 import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from infoflow.config.sections import (
     TrainingConfig,
     default_density_limits,
 )
+from infoflow.registry import shipped_config_files
 
 TOP_LEVEL_KEYS = tuple(field.name for field in dataclasses.fields(ExperimentConfig))
 
@@ -146,16 +146,8 @@ def shipped_experiments() -> list[str]:
 
 
 def _shipped_files() -> dict[str, Any]:
-    """Return {name: resource} of every shipped experiment: ``papers/<paper>/configs/<name>.toml``."""
-    files: dict[str, Any] = {}
-    for paper in (resources.files("infoflow") / "papers").iterdir():
-        configs = paper / "configs"
-        if not configs.is_dir():
-            continue
-        for entry in configs.iterdir():
-            if entry.name.endswith(".toml"):
-                files[entry.name.removesuffix(".toml")] = entry
-    return files
+    """Return {name: resource} of every shipped experiment, as the papers registered them."""
+    return shipped_config_files()
 
 
 def shipped_config_text(name: str) -> str:
@@ -261,11 +253,11 @@ def with_seeds(config: ExperimentConfig, n_seeds: int) -> ExperimentConfig:
     return dataclasses.replace(config, seeds=tuple(range(n_seeds)))
 
 
-def _first_difference(left: Any, right: Any, path: str = "") -> str | None:
+def first_difference(left: Any, right: Any, path: str = "") -> str | None:
     """Return the dotted field where two config dicts first differ, with both values."""
     if isinstance(left, dict) and isinstance(right, dict):
         for key in list(left) + [key for key in right if key not in left]:
-            found = _first_difference(left.get(key), right.get(key), f"{path}.{key}" if path else key)
+            found = first_difference(left.get(key), right.get(key), f"{path}.{key}" if path else key)
             if found:
                 return found
         return None

@@ -20,16 +20,16 @@ from infoflow.config.inputs import (
     UniformInputsConfig,
 )
 from infoflow.config.loading import (
-    _first_difference,
     config_to_dict,
     config_to_toml,
+    first_difference,
     load_config,
     parse_config,
     shipped_config_text,
     shipped_experiments,
     with_seeds,
 )
-from infoflow.config.network import INITS, NetworkConfig
+from infoflow.config.network import GENERAL_INITS, INIT_ALIASES, NetworkConfig
 from infoflow.config.sections import (
     AUTO,
     LABEL_KINDS,
@@ -61,7 +61,8 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "CHECKPOINT_INTERVAL_S",
     "DATASET_SUFFIXES",
-    "INITS",
+    "GENERAL_INITS",
+    "INIT_ALIASES",
     "INPUT_CONFIGS",
     "INPUT_KINDS",
     "LABEL_KINDS",
@@ -84,7 +85,7 @@ __all__ = [
     "ThresholdLabelsConfig",
     "TrainingConfig",
     "UniformInputsConfig",
-    "_first_difference",
+    "first_difference",
     "config_to_dict",
     "config_to_toml",
     "default_density_limits",

@@ -13,7 +13,7 @@ from infoflow.config.errors import invalid, one_of
 from infoflow.config.types import SECTION, Flag, Integer, Number, fill_defaults
 from infoflow.estimators.sample_propagation import ESTIMATORS
 from infoflow.measure.schedules import SCHEDULES
-from infoflow.training.settings import LOSSES, OPTIMIZERS
+from infoflow.training.settings import LOSSES, OPTIMIZER_ALIASES, OPTIMIZERS
 
 LABEL_KINDS = ("threshold", "dataset", "sum_sign")
 # Activations whose range has no bound: their density grid is chosen from the data ("auto").
@@ -103,7 +103,7 @@ class TrainingConfig:
     optimizer: Literal[OPTIMIZERS] = Field(  # type: ignore[valid-type]
         "sgd",
         description=one_of(OPTIMIZERS)
-        + ' ("seed_code": the seed author\'s update, gradients never zeroed between steps; off by default)',
+        + ' ("kong2019_code": the Kong 2019 author\'s update, gradients never zeroed between steps; off by default)',
     )
     learning_rate: Number = Field(0.001, gt=0.0, description=_POSITIVE)
     momentum: Number = Field(0.0, ge=0.0, lt=1.0, description="a number in [0, 1)")
@@ -124,6 +124,8 @@ class TrainingConfig:
         def fill(table: dict[str, Any]) -> None:
             if "batch_size" not in table:
                 table["batch_size"] = table.get("train_size", 1000)
+            if isinstance(table.get("optimizer"), str) and table["optimizer"] in OPTIMIZER_ALIASES:
+                table["optimizer"] = OPTIMIZER_ALIASES[table["optimizer"]]
 
         return fill_defaults(data, fill)
 

@@ -28,8 +28,8 @@ from infoflow.config.schema import (
     RUN_FILES,
     ConfigError,
     ExperimentConfig,
-    _first_difference,
     config_to_dict,
+    first_difference,
     parse_config,
 )
 from infoflow.files import TEMPORARY_MARK
@@ -196,7 +196,7 @@ def _prepare_run_folder(
                 stored = parse_config(stored_config.read_text(encoding="utf-8"), source=str(stored_config))
             except (ConfigError, OSError, UnicodeDecodeError) as error:
                 raise ValueError(f"cannot resume: {error}; use --force to start over") from None
-            difference = _first_difference(config_to_dict(stored), config_to_dict(config))
+            difference = first_difference(config_to_dict(stored), config_to_dict(config))
             if difference:
                 raise ValueError(
                     f"cannot resume: the config differs from {stored_config} at {difference}; "

@@ -39,6 +39,7 @@ import torch
 from infoflow.config.limits import check_config_limits
 from infoflow.config.schema import (
     CHECKPOINT_INTERVAL_S,
+    GENERAL_INITS,
     RUN_THREADS,
     ExperimentConfig,
     InputsConfig,
@@ -52,7 +53,7 @@ from infoflow.data.labels import SumThresholdLabels, ThresholdLabels
 from infoflow.data.szt import N_PATTERNS, szt_dataset, szt_test_rows
 from infoflow.models.mlp import NoisyMLP
 from infoflow.models.rnn import NoisyElman
-from infoflow.papers.kong2019.networks import seed_network
+from infoflow.registry import build_preset
 from infoflow.runs.folder import OpenRunFolder, _Start
 from infoflow.runs.records import EpochRecord
 from infoflow.runs.writer import RunWriter, best_effort, utc_now, write_file
@@ -65,9 +66,10 @@ from infoflow.training.trainer import Trainer, TrainingDiverged
 
 def build_network(config: NetworkConfig, seed: int) -> NoisyMLP | NoisyElman:
     """Return the initialised network; "default" initialisation draws from the run's ``seed``."""
-    if config.init == "seed":
+    if config.init not in GENERAL_INITS:
+        # A paper's name: its preset with the paper's initialisation (validated by the config).
         assert config.preset is not None
-        return seed_network(config.preset, config.beta)
+        return build_preset(config.preset, config.beta)
     net: NoisyMLP | NoisyElman
     if config.kind == "elman":
         assert config.steps is not None and config.hidden is not None

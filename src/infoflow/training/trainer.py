@@ -253,7 +253,7 @@ class Trainer:
         if self.training.optimizer == "adam":
             self._adam_step(gradients)
             return
-        if self.training.optimizer == "seed_code":
+        if self.training.optimizer == "kong2019_code":
             self._seed_code_step(gradients)
             return
         momentum = self.training.momentum

@@ -12,6 +12,7 @@ import dataclasses
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from infoflow.config.loading import load_config, with_seeds
@@ -132,3 +133,23 @@ def reproduce_szt(
     if progress:
         print(f"szt: done in {time.perf_counter() - started:.0f} s; report {report}", file=sys.stderr)
     return report
+
+
+def reproduce(
+    names: Sequence[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    seeds: int | None = None,
+    progress: bool = True,
+    command: str | None = None,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+) -> Path:
+    """``infoflow reproduce goldfeld2019`` (the registry's target): :func:`reproduce_szt`.
+
+    ``names`` must be empty (the paper has one experiment); ``command``, ``jobs`` and
+    ``scheduler`` are not used (one run, in this process).
+    """
+    if names:
+        raise ValueError(f"reproduce goldfeld2019 runs the szt experiment only; got experiment names {list(names)}")
+    return reproduce_szt(out_dir, seeds=seeds, progress=progress)
