@@ -29,9 +29,8 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 import torch
@@ -55,9 +54,9 @@ from infoflow.models.mlp import NoisyMLP
 from infoflow.models.rnn import NoisyElman
 from infoflow.registry import build_preset
 from infoflow.runs.folder import OpenRunFolder, _Start
-from infoflow.runs.records import EpochRecord
 from infoflow.runs.writer import RunWriter, best_effort, utc_now, write_file
 from infoflow.threads import torch_threads
+from infoflow.training.progress import RunProgress
 from infoflow.training.settings import RecordingSettings, TrainingSettings, derived_generator
 from infoflow.training.trainer import Trainer, TrainingDiverged
 
@@ -177,69 +176,6 @@ def build_trainer(config: ExperimentConfig, seed: int) -> Trainer:
 # ----------------------------------------------------------------------------------------------
 
 
-class _Progress:
-    """A one-line progress bar on stderr: seed, epoch, latest I(X;T_l), accuracy, elapsed time.
-
-    On a terminal the line is redrawn in place (at most 10 times a second); elsewhere (logs)
-    a line is printed at every tenth of a seed's epochs.
-    """
-
-    def __init__(
-        self, enabled: bool, name: str, seeds: Sequence[int], epochs: int, stream: TextIO | None = None
-    ) -> None:
-        self.enabled = enabled
-        self.name = name
-        self.seeds = list(seeds)
-        self.epochs = epochs
-        self.stream = stream if stream is not None else sys.stderr
-        self.is_terminal = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.last_draw = 0.0
-        self.last_mi: list[float] | None = None
-        self.started = time.perf_counter()
-        self.last_tenth = -1
-
-    def start_seed(self, seed: int) -> None:
-        self.last_mi = None
-        self.last_tenth = -1
-        self.started = time.perf_counter()
-
-    def update(self, seed: int, record: EpochRecord) -> None:
-        if not self.enabled:
-            return
-        if record.mi_input is not None:
-            self.last_mi = record.mi_input
-        done = record.epoch >= self.epochs
-        now = time.perf_counter()
-        if self.is_terminal:
-            if done or now - self.last_draw >= 0.1:
-                self.last_draw = now
-                end = "\n" if done else ""
-                self.stream.write("\r" + self._line(seed, record, now) + "\033[K" + end)
-                self.stream.flush()
-        else:
-            tenth = (10 * record.epoch) // max(1, self.epochs)
-            if tenth > self.last_tenth:
-                self.last_tenth = tenth
-                self.stream.write(self._line(seed, record, now) + "\n")
-                self.stream.flush()
-
-    def _line(self, seed: int, record: EpochRecord, now: float) -> str:
-        width = 20
-        filled = (width * record.epoch) // max(1, self.epochs)
-        bar = "#" * filled + "-" * (width - filled)
-        position = f"seed {seed} ({self.seeds.index(seed) + 1}/{len(self.seeds)})"
-        mi = " ".join(f"{value:.3f}" for value in self.last_mi) if self.last_mi else "-"
-        return (
-            f"{self.name} {position} [{bar}] {record.epoch:>{len(str(self.epochs))}}/{self.epochs}"
-            f"  I(X;T) {mi}  acc {record.accuracy:.3f}  {now - self.started:.1f}s"
-        )
-
-    def message(self, text: str) -> None:
-        if self.enabled:
-            self.stream.write(text + "\n")
-            self.stream.flush()
-
-
 # ----------------------------------------------------------------------------------------------
 # Running an experiment
 # ----------------------------------------------------------------------------------------------
@@ -326,7 +262,7 @@ def run_experiment(
     build_network(config.network, config.seeds[0])
     build_labels(config.labels)
     config_text = resolved_config_text(config)
-    bar = _Progress(progress, config.name, config.seeds, config.training.epochs)
+    bar = RunProgress(progress, config.name, config.seeds, config.training.epochs)
     folder = OpenRunFolder(run_dir, config, force=force, resume=resume, missing_ok=missing_ok, notify=_notify)
     try:
         start = folder.start
@@ -364,7 +300,7 @@ def _execute(
     config_text: str,
     command: str | None,
     start: _Start,
-    bar: _Progress,
+    bar: RunProgress,
     checkpoint_interval_s: float,
 ) -> None:
     """Train every seed not yet done, writing the run folder as it goes."""
@@ -402,7 +338,7 @@ def _execute(
 
 def _run_seed(
     writer: RunWriter,
-    bar: _Progress,
+    bar: RunProgress,
     seed_index: int,
     trainer_state: dict[str, Any] | None,
     checkpoint_interval_s: float,
