@@ -130,7 +130,7 @@ def is_run_folder(path: str | os.PathLike[str]) -> bool:
 
 
 @dataclass
-class _Start:
+class RunStart:
     """Where a run starts: from scratch, or from a checkpoint, or not at all (already complete)."""
 
     checkpoint: dict[str, Any] | None = None
@@ -180,7 +180,7 @@ def _refuse_foreign(run_dir: Path, *, force: bool, resume: bool) -> None:
 
 def _prepare_run_folder(
     run_dir: Path, config: ExperimentConfig, *, force: bool, resume: bool, missing_ok: bool = False
-) -> _Start:
+) -> RunStart:
     """Check the output folder against the rules and return where the run starts; changes nothing."""
     _refuse_foreign(run_dir, force=force, resume=resume)
     if not _entries(run_dir):
@@ -188,7 +188,7 @@ def _prepare_run_folder(
             raise FileNotFoundError(
                 f"cannot resume: {run_dir} does not exist; run without --resume to start a new run there"
             )
-        return _Start()
+        return RunStart()
     if resume:
         stored_config = run_dir / "config.toml"
         if stored_config.is_file():
@@ -204,11 +204,11 @@ def _prepare_run_folder(
                 )
         manifest = _read_manifest(run_dir)
         if manifest is not None and manifest.get("status") == "complete":
-            return _Start(manifest=manifest, already_complete=True)
+            return RunStart(manifest=manifest, already_complete=True)
         checkpoint_path = run_dir / "checkpoint.pt"
         if not checkpoint_path.is_file():
             # Killed before its first checkpoint: nothing to keep, start again in place.
-            return _Start(manifest=manifest)
+            return RunStart(manifest=manifest)
         checkpoint = _load_checkpoint(checkpoint_path)
         try:
             same = parse_config(checkpoint["config_toml"], source=str(checkpoint_path)) == config
@@ -218,9 +218,9 @@ def _prepare_run_folder(
             raise ValueError(
                 f"cannot resume: {checkpoint_path} belongs to a different config; use --force to start over"
             )
-        return _Start(checkpoint=checkpoint, manifest=manifest)
+        return RunStart(checkpoint=checkpoint, manifest=manifest)
     if force:
-        return _Start(replace=True)
+        return RunStart(replace=True)
     raise FileExistsError(
         f"{run_dir} already exists and is not empty; use --resume to continue the run in it or --force to replace it"
     )
@@ -251,7 +251,7 @@ class OpenRunFolder:
 
     Attributes
     ----------
-    start : _Start
+    start : RunStart
         Where the run starts.
     replacement : Replacement or None
         With ``force`` over an earlier run: the old run, moved aside until :meth:`commit`.

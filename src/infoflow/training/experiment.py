@@ -53,7 +53,7 @@ from infoflow.data.szt import N_PATTERNS, szt_dataset, szt_test_rows
 from infoflow.models.mlp import NoisyMLP
 from infoflow.models.rnn import NoisyElman
 from infoflow.registry import build_preset
-from infoflow.runs.folder import OpenRunFolder, _Start
+from infoflow.runs.folder import OpenRunFolder, RunStart
 from infoflow.runs.writer import RunWriter, best_effort, utc_now, write_file
 from infoflow.threads import torch_threads
 from infoflow.training.progress import RunProgress
@@ -299,7 +299,7 @@ def _execute(
     config: ExperimentConfig,
     config_text: str,
     command: str | None,
-    start: _Start,
+    start: RunStart,
     bar: RunProgress,
     checkpoint_interval_s: float,
 ) -> None:
