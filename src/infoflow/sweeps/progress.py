@@ -37,20 +37,27 @@ class CellProgress:
         is_terminal = bool(getattr(self.stream, "isatty", lambda: False)())
         self.bar: Any = None
         if enabled:
+            # "sweep: 3/4 done (1 reused), 1 running, 0 failed  00:12 elapsed, ETA 00:04"
             self.bar = tqdm(
                 total=total,
                 initial=reused,
-                desc=name + (f" ({reused} reused)" if reused else ""),
-                unit="run",
+                desc=self._counts(reused),
+                bar_format="{desc}{postfix}  {elapsed} elapsed, ETA {remaining}",
+                postfix="0 running, 0 failed",
                 file=self.stream,
                 mininterval=TERMINAL_INTERVAL_S if is_terminal else LOG_INTERVAL_S,
                 dynamic_ncols=True,
             )
 
+    def _counts(self, done: int) -> str:
+        reused = f" ({self.reused} reused)" if self.reused else ""
+        return f"{self.name}: {done}/{self.total} done{reused}"
+
     def update(self, done: int, running: int, failed: int, final: bool = False) -> None:
-        """Show the counts (``done`` includes reused runs); ``final`` closes the bar."""
+        """Show the counts (``done`` includes reused runs); ``final`` draws them and closes the bar."""
         if self.bar is None:
             return
+        self.bar.set_description_str(self._counts(done), refresh=False)
         self.bar.set_postfix_str(f"{running} running, {failed} failed", refresh=False)
         self.bar.update(done + failed - self.bar.n)
         if final:
