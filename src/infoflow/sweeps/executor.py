@@ -240,6 +240,7 @@ def run_tasks(
             futures[future] = index
         _wait(client, futures, tasks, outcomes, bar)
     finally:
+        bar.close()
         client.close()
         if cluster is not None:
             cluster.close()

@@ -35,19 +35,9 @@ class CellProgress:
         self.reused = reused
         self.stream = stream if stream is not None else sys.stderr
         is_terminal = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.interval = TERMINAL_INTERVAL_S if is_terminal else LOG_INTERVAL_S
+        # Drawn from the first update on (a refused batch prints nothing).
         self.bar: Any = None
-        if enabled:
-            # "sweep: 3/4 done (1 reused), 1 running, 0 failed  00:12 elapsed, ETA 00:04"
-            self.bar = tqdm(
-                total=total,
-                initial=reused,
-                desc=self._counts(reused),
-                bar_format="{desc}{postfix}  {elapsed} elapsed, ETA {remaining}",
-                postfix="0 running, 0 failed",
-                file=self.stream,
-                mininterval=TERMINAL_INTERVAL_S if is_terminal else LOG_INTERVAL_S,
-                dynamic_ncols=True,
-            )
 
     def _counts(self, done: int) -> str:
         reused = f" ({self.reused} reused)" if self.reused else ""
@@ -55,12 +45,29 @@ class CellProgress:
 
     def update(self, done: int, running: int, failed: int, final: bool = False) -> None:
         """Show the counts (``done`` includes reused runs); ``final`` draws them and closes the bar."""
-        if self.bar is None:
+        if not self.enabled:
             return
+        if self.bar is None:
+            # "sweep: 3/4 done (1 reused), 1 running, 0 failed  00:12 elapsed, ETA 00:04"
+            self.bar = tqdm(
+                total=self.total,
+                initial=self.reused,
+                desc=self._counts(done),
+                bar_format="{desc}{postfix}  {elapsed} elapsed, ETA {remaining}",
+                postfix=f"{running} running, {failed} failed",
+                file=self.stream,
+                mininterval=self.interval,
+                dynamic_ncols=True,
+            )
         self.bar.set_description_str(self._counts(done), refresh=False)
         self.bar.set_postfix_str(f"{running} running, {failed} failed", refresh=False)
         self.bar.update(done + failed - self.bar.n)
         if final:
+            self.close()
+
+    def close(self) -> None:
+        """Close the bar (its last state stays on its own line); nothing if none is drawn."""
+        if self.bar is not None:
             self.bar.close()
             self.bar = None
 

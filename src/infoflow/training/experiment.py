@@ -284,6 +284,7 @@ def run_experiment(
             raise
         folder.commit()
     finally:
+        bar.close()
         folder.close()
     return run_dir
 
