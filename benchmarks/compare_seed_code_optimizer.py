@@ -1,12 +1,12 @@
 """Do the seed's phenomena depend on the seed code's optimizer? One measured comparison.
 
 The seed author's code never zeroed gradients between steps, so each step applied the running sum
-of every gradient so far (``training.optimizer = "seed_code"``: SGD with momentum 1). The shipped
+of every gradient so far (``training.optimizer = "kong2019_code"``, old spelling "seed_code": SGD with momentum 1). The shipped
 configs train with plain-SGD momentum (0.995 for fig2, 0.999 for figs 4-5) standing in for it. This
 script runs each named experiment twice over the same seeds, changing nothing but the optimizer:
 
 * ``shipped``: the shipped config as it is;
-* ``seed_code``: ``optimizer = "seed_code"``, ``momentum = 0``, the seed's learning rate (unchanged);
+* ``seed_code``: ``optimizer = "kong2019_code"``, ``momentum = 0``, the seed's learning rate (unchanged);
 * for fig2 also ``seed_code_full_batch``: additionally the seed code's one full batch of 25
   (``train_size = batch_size = 25``; the shipped fig2 uses two batches of 25),
 
@@ -38,7 +38,7 @@ REPORT_EPOCHS = (0, 10, 25, 50, 100, 150, 200, 300)
 def variants(name: str, seeds: int) -> dict[str, object]:
     """Return {variant: config} for one experiment: the shipped config and its seed-code versions."""
     shipped = with_seeds(load_config(name), seeds)
-    seed_code_training = dataclasses.replace(shipped.training, optimizer="seed_code", momentum=0.0)
+    seed_code_training = dataclasses.replace(shipped.training, optimizer="kong2019_code", momentum=0.0)
     configs = {"shipped": shipped, "seed_code": dataclasses.replace(shipped, training=seed_code_training)}
     if name == "fig2":
         full_batch = dataclasses.replace(seed_code_training, train_size=25, batch_size=25)

@@ -1,6 +1,8 @@
 """infoflow: information flow in noisy neural networks.
 
-The public API, re-exported; the machinery lives in the subpackages.
+The public API, re-exported; the machinery lives in the subpackages. This module is also the
+composition root: importing ``infoflow.papers`` registers every paper's experiments, networks,
+reproduce target and commands (:mod:`infoflow.registry`) before any other module can read them.
 """
 
 from infoflow.config.schema import load_config
@@ -23,7 +25,8 @@ from infoflow.measure.settings import MeasurementSettings
 from infoflow.models.mlp import NoisyMLP
 from infoflow.models.noise import GaussianNoise
 from infoflow.models.rnn import NoisyElman
-from infoflow.papers.kong2019.networks import seed_network
+import infoflow.papers  # noqa: F401 - registers every paper (infoflow.registry)
+from infoflow.papers.kong2019.networks import kong2019_network, seed_network
 from infoflow.runs.reader import read_run
 from infoflow.training.experiment import run_experiment
 from infoflow.version import __version__
@@ -38,6 +41,7 @@ __all__ = [
     "UnsupportedForTruth",
     "NoisyMLP",
     "seed_network",
+    "kong2019_network",
     "DiscreteUniform",
     "Gaussian",
     "GaussianMixture",

@@ -3,9 +3,11 @@
     infoflow run CONFIG_OR_NAME --out DIR [--force | --resume] [--seeds K] [--no-progress]
     infoflow show NAME
     infoflow plot RUN_DIR
-    infoflow reproduce [fig2 ...] --out DIR [--seeds K] [--jobs N] [--no-progress]
+    infoflow reproduce [PAPER | fig2 ...] --out DIR [--seeds K] [--jobs N] [--no-progress]
     infoflow sweep SPEC.toml --out DIR [--scheduler ADDRESS | --workers N] [--no-progress]
-    infoflow accuracy --out DIR [--quick] [--force] [--no-progress]
+    infoflow COMMAND ...            a paper's own command (`infoflow --help` lists them)
+
+Papers, their experiments, reproduce targets and commands come from :mod:`infoflow.registry`.
 
 Every error a user can cause (bad config, bad arguments, an occupied output folder, a diverging
 run) prints one line, ``infoflow: error: ...``, on stderr and exits with code 2. A sweep whose
@@ -21,6 +23,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
+from infoflow import registry
 from infoflow.config.schema import load_config, shipped_config_text, shipped_experiments, with_seeds
 from infoflow.sweeps.executor import RunsFailed
 from infoflow.training.experiment import run_experiment
@@ -102,15 +105,18 @@ def _command_plot(args: argparse.Namespace) -> int:
 
 
 def _command_reproduce(args: argparse.Namespace) -> int:
-    if "goldfeld2019" in args.names:
-        if args.names != ["goldfeld2019"]:
-            raise UsageError("reproduce goldfeld2019 takes no other experiment names")
-        reproduce_szt = _lazy("infoflow.papers.goldfeld2019.reproduce", "reproduce_szt")
-        print(reproduce_szt(args.out, seeds=args.seeds, progress=not args.no_progress))
-        return 0
-    reproduce = _lazy("infoflow.papers.kong2019.reproduce", "reproduce")
+    targets = registry.reproduce_targets()
+    papers = [name for name in args.names if name in targets]
+    if papers:
+        if args.names != papers[:1]:
+            raise UsageError(f"reproduce {papers[0]} takes no other experiment names")
+        target, names = targets[papers[0]], []
+    else:
+        _, target = registry.default_reproduce_target()
+        names = args.names
+    reproduce = _lazy(*target.run.split(":"))
     report = reproduce(
-        args.names,
+        names,
         args.out,
         seeds=args.seeds,
         progress=not args.no_progress,
@@ -138,10 +144,13 @@ def _command_sweep(args: argparse.Namespace) -> int:
     return EXIT_CELLS_FAILED if result.failed else 0
 
 
-def _command_accuracy(args: argparse.Namespace) -> int:
-    run_accuracy_study = _lazy("infoflow.papers.kong2019.accuracy", "run_accuracy_study")
-    print(run_accuracy_study(args.out, quick=args.quick, force=args.force, progress=not args.no_progress))
-    return 0
+def _paper_command(reference: str) -> Any:
+    """Return the handler of a paper's command: ``args -> exit code``, imported when it runs."""
+
+    def handler(args: argparse.Namespace) -> int:
+        return _lazy(*reference.split(":"))(args)
+
+    return handler
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -173,14 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     plot.add_argument("run_dir", metavar="RUN_DIR")
     plot.set_defaults(handler=_command_plot)
 
+    targets = registry.reproduce_targets()
+    default_paper, _ = registry.default_reproduce_target()
     reproduce = commands.add_parser(
-        "reproduce", help="run the seed's experiments (or goldfeld2019: the SZT experiment), then figures and a report"
+        "reproduce",
+        help=f"run a paper's experiments (default {default_paper}; or {', '.join(targets)}), then figures and a report",
     )
     reproduce.add_argument(
         "names",
         nargs="*",
         metavar="NAME",
-        help="experiments to run (default: fig2..fig6, the seed's); or goldfeld2019 alone (SZT, DIR/szt_report.md)",
+        help="a paper alone ("
+        + "; ".join(f"{name}: {target.help}" for name, target in targets.items())
+        + f"), or shipped experiments to run as {default_paper} does (default: its own)",
     )
     reproduce.add_argument("--out", required=True, metavar="DIR", help="writes DIR/fig2 ... and the report")
     reproduce.add_argument("--seeds", type=_positive_int, metavar="K", help="run seeds 0..K-1")
@@ -213,23 +227,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     sweep.set_defaults(handler=_command_sweep)
 
-    accuracy = commands.add_parser(
-        "accuracy", help="measure SP's bias and SD against the exact MI on the seed's trained networks"
-    )
-    accuracy.add_argument(
-        "--out",
-        required=True,
-        metavar="DIR",
-        help="writes DIR/accuracy.csv, .md, .png, .svg (DIR absent or empty, unless --force)",
-    )
-    accuracy.add_argument(
-        "--quick", action="store_true", help="a tiny study in seconds: 2 experiments, n in {100, 300}, 3 repeats"
-    )
-    accuracy.add_argument(
-        "--force", action="store_true", help="write into a non-empty DIR, replacing only its accuracy.* files"
-    )
-    accuracy.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
-    accuracy.set_defaults(handler=_command_accuracy)
+    for command in registry.commands().values():
+        extra = commands.add_parser(command.name, help=command.help)
+        command.add_arguments(extra)
+        extra.set_defaults(handler=_paper_command(command.run))
     return parser
 
 

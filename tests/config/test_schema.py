@@ -106,7 +106,7 @@ def test_shipped_configs_follow_the_seed(name: str, preset: str, lr: float, n_in
     # What the seed paper fixes (README's table of its experiments); set sizes, batch sizes,
     # epochs and momentum are our documented choices.
     config = load_config(name)
-    assert config.network.preset == preset and config.network.init == "seed" and config.network.beta == 0.05
+    assert config.network.preset == preset and config.network.init == "kong2019" and config.network.beta == 0.05
     assert config.training.learning_rate == lr and config.training.loss == "mse"
     assert config.training.optimizer == "sgd" and 0.0 <= config.training.momentum < 1.0
     assert config.estimation.n_inputs == n_inputs
@@ -183,7 +183,7 @@ def test_every_default_is_written_out() -> None:
         "preset": "tanh",
         "widths": [1, 1],
         "activations": ["tanh"],
-        "init": "seed",
+        "init": "kong2019",
         "beta": 0.05,
     }
     assert data["labels"] == {"kind": "threshold", "threshold": 0.0, "below": -1.0, "above": 1.0}

@@ -19,8 +19,8 @@ from scipy.special import ndtr
 from infoflow.data.distributions import DiscreteUniform, Gaussian, GaussianMixture, InputDistribution
 from infoflow.estimators.truth import (
     UnsupportedForTruth,
-    _scalar_chain_information,
-    _scalar_layers,
+    scalar_chain_information,
+    scalar_layers,
     true_mutual_information,
     truth_is_computable,
 )
@@ -35,7 +35,7 @@ QUADRATURE_TOL = 2e-7
 
 def by_quadrature(net: NoisyMLP, inputs: InputDistribution, resolution: float = 1.0) -> list[float]:
     """Force the numerical path (a), even where a closed form exists."""
-    return _scalar_chain_information(_scalar_layers(net), inputs, net.beta, resolution)
+    return scalar_chain_information(scalar_layers(net), inputs, net.beta, resolution)
 
 
 def leaky(z: np.ndarray) -> np.ndarray:

@@ -131,6 +131,6 @@ def test_seed_code_is_off_by_default_and_takes_no_momentum():
         TrainingSettings(epochs=1, learning_rate=0.1, optimizer="seed_code", momentum=0.9)
     base = 'name = "x"\n[network]\npreset = "tanh"\n[inputs]\nkind = "gaussian"\nmean = 0.0\nvar = 0.25\n[training]\n'
     assert parse_config(base).training.optimizer == "sgd"
-    assert parse_config(base + 'optimizer = "seed_code"\n').training.optimizer == "seed_code"
+    assert parse_config(base + 'optimizer = "seed_code"\n').training.optimizer == "kong2019_code"
     with pytest.raises(ValueError, match="training.momentum"):
         parse_config(base + 'optimizer = "seed_code"\nmomentum = 0.5\n')

@@ -168,25 +168,26 @@ def _select(epochs: np.ndarray, low: float, high: float, fallback: float) -> np.
     return mask
 
 
-def _median_between(epochs: np.ndarray, values: np.ndarray, low: float, high: float) -> float:
+def median_between(epochs: np.ndarray, values: np.ndarray, low: float, high: float) -> float:
     """Median of values at epochs in [low, high] (NaN if none)."""
     mask = (epochs >= low) & (epochs <= high)
     return float(np.median(values[mask])) if mask.any() else float("nan")
 
 
-def _nearest(epochs: np.ndarray, values: np.ndarray, epoch: float) -> Any:
+def value_nearest(epochs: np.ndarray, values: np.ndarray, epoch: float) -> Any:
+    """Return the value at the epoch nearest ``epoch``."""
     return values[int(np.argmin(np.abs(epochs - epoch)))]
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Return (start, stop) index pairs (stop exclusive) of the True runs of a boolean array."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
-def _first_phase(count: np.ndarray, condition: np.ndarray, after: int = -1) -> int | None:
+def first_phase(count: np.ndarray, condition: np.ndarray, after: int = -1) -> int | None:
     """Index where the first run of ``condition`` (at index > after) lasting MIN_PHASE_POINTS starts."""
-    for start, stop in _runs(condition):
+    for start, stop in true_runs(condition):
         if start > after and stop - start >= MIN_PHASE_POINTS:
             return int(start)
     return None

@@ -29,6 +29,7 @@ from infoflow.config.sections import (
 )
 from infoflow.fields import error_line
 from infoflow.measure.settings import AUTO, ESTIMATORS_ALLOWED, MeasurementSettings
+from infoflow.registry import shipped_config_files
 
 TABLES = ("network", "inputs", "labels", "training", "estimation", "density")
 TOP_LEVEL_KEYS = ("name", "description", "seeds", *TABLES)
@@ -173,16 +174,8 @@ def shipped_experiments() -> list[str]:
 
 
 def _shipped_files() -> dict[str, Any]:
-    """Return {name: resource} of every shipped experiment: ``papers/<paper>/configs/<name>.toml``."""
-    files: dict[str, Any] = {}
-    for paper in (resources.files("infoflow") / "papers").iterdir():
-        configs = paper / "configs"
-        if not configs.is_dir():
-            continue
-        for entry in configs.iterdir():
-            if entry.name.endswith(".toml"):
-                files[entry.name.removesuffix(".toml")] = entry
-    return files
+    """Return {name: resource} of every shipped experiment, as the papers registered them."""
+    return shipped_config_files()
 
 
 def shipped_config_text(name: str) -> str:

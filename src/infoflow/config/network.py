@@ -1,4 +1,7 @@
-"""``[network]``: a seed network (``preset``), any widths and activations, or a noisy Elman RNN (``kind``)."""
+"""``[network]``: a paper's network (``preset``), any widths and activations, or a noisy Elman RNN (``kind``).
+
+Presets come from the papers' registrations (:mod:`infoflow.registry`), read at validation time.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,15 @@ from pydantic import Field, model_validator
 from pydantic.dataclasses import dataclass
 
 from infoflow.config.errors import invalid, one_of
-from infoflow.config.types import SECTION, Integer, Number, fill_defaults
+from infoflow.config.types import SECTION, Integer, Number, Text, fill_defaults
 from infoflow.models.mlp import ACTIVATIONS
-from infoflow.papers.kong2019.networks import SEED_NETWORKS
+from infoflow.registry import network_presets
 
-PRESETS = tuple(SEED_NETWORKS)
 ACTIVATION_NAMES = tuple(sorted(ACTIVATIONS))
-INITS = ("seed", "default", "zeros")
+# The initialisations any network takes; a preset also takes its paper's own (init = "<paper>").
+GENERAL_INITS = ("default", "zeros")
+# Old spellings of config values, still read: "seed" named the first reproduced paper.
+INIT_ALIASES = {"seed": "kong2019"}
 # "mlp" (the default) is stored as None so that a feed-forward config, and its resolved
 # config.toml, read exactly as they did before recurrent networks existed.
 NETWORK_KINDS = ("mlp", "elman")
@@ -23,15 +28,26 @@ MIN_BETA = 1e-150
 MAX_BETA = 1e150
 
 
+def presets() -> tuple[str, ...]:
+    """Return the names of the registered network presets."""
+    return tuple(network_presets())
+
+
+def inits() -> tuple[str, ...]:
+    """Return every allowed ``init``: the papers' own (for their presets), then "default", "zeros"."""
+    papers = dict.fromkeys(preset.paper for preset in network_presets().values())
+    return (*papers, *GENERAL_INITS)
+
+
 def preset_architecture(preset: str) -> tuple[tuple[int, ...], tuple[str, ...]]:
-    """Return the (widths, activations) a preset fixes: scalar units all the way."""
-    activations = tuple(SEED_NETWORKS[preset][0])
-    return (1,) * (len(activations) + 1), activations
+    """Return the (widths, activations) a preset fixes."""
+    found = network_presets()[preset]
+    return found.widths, found.activations
 
 
 @dataclass(frozen=True, config=SECTION)
 class NetworkConfig:
-    """``[network]``: a seed network (``preset``), explicit widths and activations, or an Elman RNN.
+    """``[network]``: a paper's network (``preset``), explicit widths and activations, or an Elman RNN.
 
     Attributes
     ----------
@@ -45,20 +61,22 @@ class NetworkConfig:
     hidden, steps : int or None
         The Elman state's width and the sequence length (``kind = "elman"`` only).
     preset : str or None
-        "tanh", "leaky-leaky", "tanh-tanh" or "leaky-tanh" (seed networks 1-4), or None.
+        A registered preset (kong2019: "tanh", "leaky-leaky", "tanh-tanh", "leaky-tanh", its
+        networks 1-4), or None.
     widths : tuple of int
         Input size, then each layer's width, each >= 1 (a preset fixes them all to 1).
     activations : tuple of str
         One per layer.
-    init : {"seed", "default", "zeros"}
-        "seed": the preset's initialisation from the seed paper (default with a preset);
+    init : str
+        A paper's name (e.g. "kong2019"; old spelling "seed"): the preset's initialisation from
+        that paper (default with a preset);
         "default": PyTorch's U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weights and biases, drawn
         from the run's seed (default without a preset); "zeros": all parameters 0.
     beta : float
         Noise standard deviation after every activation, > 0.
     """
 
-    preset: Literal[PRESETS] | None = Field(None, description=f"{one_of(PRESETS)} or left out")  # type: ignore[valid-type]
+    preset: Text | None = Field(None, description="a registered network preset or left out")
     kind: Literal["elman"] | None = Field(None, description=one_of(NETWORK_KINDS))
     hidden: Annotated[Integer, Field(ge=1)] | None = Field(
         None, description='an integer >= 1 (the Elman state width; kind = "elman" only)'
@@ -72,7 +90,7 @@ class NetworkConfig:
     activations: tuple[Literal[ACTIVATION_NAMES], ...] = Field(  # type: ignore[valid-type]
         min_length=1, description=f"a list of activation names, each {one_of(ACTIVATION_NAMES)}"
     )
-    init: Literal[INITS] = Field("default", description=one_of(INITS))  # type: ignore[valid-type]
+    init: Text = Field("default", description='a paper\'s name (its preset\'s initialisation), "default" or "zeros"')
     # Outside [1e-150, 1e150], beta^2 leaves float64's normal range and every density is 0 or inf.
     beta: Number = Field(
         0.05,
@@ -105,11 +123,20 @@ class NetworkConfig:
             if table.get("kind") == "elman":
                 _elman_defaults(table)
             preset = table.get("preset")
-            if isinstance(preset, str) and preset in SEED_NETWORKS:
+            known = network_presets()
+            if isinstance(preset, str) and preset not in known:
+                raise invalid("preset", f"{one_of(known)} or left out", preset)
+            if isinstance(preset, str):
                 widths, activations = preset_architecture(preset)
                 table.setdefault("widths", widths)
                 table.setdefault("activations", activations)
-            table.setdefault("init", "seed" if preset is not None else "default")
+            init = table.get("init")
+            if isinstance(init, str) and init in INIT_ALIASES:
+                table["init"] = init = INIT_ALIASES[init]
+            if isinstance(init, str) and init not in inits():
+                raise invalid("init", one_of(inits()), init)
+            if "init" not in table:
+                table["init"] = known[preset].paper if isinstance(preset, str) else "default"
 
         return fill_defaults(data, fill)
 
@@ -135,8 +162,12 @@ class NetworkConfig:
                 f"a list of {len(self.widths) - 1} names, one per layer of network.widths",
                 self.activations,
             )
-        if self.init == "seed" and self.preset is None:
-            raise invalid("init", f'{one_of(INITS[1:])} ("seed" needs a preset)', self.init)
+        if self.init not in GENERAL_INITS:
+            owner = network_presets()[self.preset].paper if self.preset is not None else None
+            if self.init != owner:
+                needs = f'"{self.init}" needs one of its presets' if owner is None else f"preset {self.preset!r} is {owner}'s"
+                allowed = one_of((owner, *GENERAL_INITS) if owner else GENERAL_INITS)
+                raise invalid("init", f"{allowed} ({needs})", self.init)
         return self
 
     def _elman_consistent(self) -> NetworkConfig:
@@ -159,8 +190,8 @@ class NetworkConfig:
             raise invalid(
                 "activations", "one name, or the same name once per step (the cell's activation)", self.activations
             )
-        if self.init == "seed":
-            raise invalid("init", f'{one_of(INITS[1:])} ("seed" needs a preset)', self.init)
+        if self.init not in GENERAL_INITS:
+            raise invalid("init", f'{one_of(GENERAL_INITS)} ("{self.init}" needs one of its presets)', self.init)
         return self
 
 

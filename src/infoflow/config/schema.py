@@ -20,17 +20,17 @@ from infoflow.config.inputs import (
     UniformInputsConfig,
 )
 from infoflow.config.loading import (
-    first_difference,
     config_comparison,
     config_to_dict,
     config_to_toml,
+    first_difference,
     load_config,
     parse_config,
     shipped_config_text,
     shipped_experiments,
     with_seeds,
 )
-from infoflow.config.network import INITS, NetworkConfig
+from infoflow.config.network import GENERAL_INITS, INIT_ALIASES, NetworkConfig
 from infoflow.config.sections import (
     AUTO,
     LABEL_KINDS,
@@ -48,7 +48,8 @@ from infoflow.config.sections import (
 __all__ = [
     "AUTO",
     "DATASET_SUFFIXES",
-    "INITS",
+    "GENERAL_INITS",
+    "INIT_ALIASES",
     "INPUT_CONFIGS",
     "INPUT_KINDS",
     "LABEL_KINDS",

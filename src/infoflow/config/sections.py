@@ -15,10 +15,12 @@ from infoflow.measure.settings import AUTO, DENSITY_FIELDS, GridLimits, Measurem
 
 LABEL_KINDS = ("threshold", "dataset", "sum_sign")
 LOSSES = ("mse", "cross_entropy")
-# "seed_code" is the seed author's actual update, off by default: gradients are never zeroed between
-# steps, so each step uses the running sum of every gradient so far (SGD with momentum 1, no
+# "kong2019_code" is Kong 2019's author's actual update, off by default: gradients are never zeroed
+# between steps, so each step uses the running sum of every gradient so far (SGD with momentum 1, no
 # dampening). Offered to measure what that choice does, not as a recommendation.
-OPTIMIZERS = ("sgd", "adam", "seed_code")
+OPTIMIZERS = ("sgd", "adam", "kong2019_code")
+# Old spellings, still read ("seed" named the first reproduced paper).
+OPTIMIZER_ALIASES = {"seed_code": "kong2019_code"}
 # Activations whose range has no bound: their density grid is chosen from the data ("auto").
 UNBOUNDED_ACTIVATIONS = ("leaky_relu", "relu", "linear")
 
@@ -105,7 +107,7 @@ class TrainingConfig:
     optimizer: Literal[OPTIMIZERS] = Field(  # type: ignore[valid-type]
         "sgd",
         description=one_of(OPTIMIZERS)
-        + ' ("seed_code": the seed author\'s update, gradients never zeroed between steps; off by default)',
+        + ' ("kong2019_code": the Kong 2019 author\'s update, gradients never zeroed between steps; off by default)',
     )
     learning_rate: Number = Field(0.001, gt=0.0, description=_POSITIVE)
     momentum: Number = Field(0.0, ge=0.0, lt=1.0, description="a number in [0, 1)")
@@ -126,6 +128,8 @@ class TrainingConfig:
         def fill(table: dict[str, Any]) -> None:
             if "batch_size" not in table:
                 table["batch_size"] = table.get("train_size", 1000)
+            if isinstance(table.get("optimizer"), str) and table["optimizer"] in OPTIMIZER_ALIASES:
+                table["optimizer"] = OPTIMIZER_ALIASES[table["optimizer"]]
 
         return fill_defaults(data, fill)
 

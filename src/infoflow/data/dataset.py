@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from infoflow.data.distributions import MAX_ENTRIES, InputDistribution, _check_count, as_float_array
+from infoflow.data.distributions import MAX_ENTRIES, InputDistribution, check_count, as_float_array
 
 DATASET_SUFFIXES = (".npz", ".csv")
 
@@ -71,7 +71,7 @@ class FiniteDataset(InputDistribution):
 
     def sample_rows(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Return n row indices drawn uniformly with replacement, int64 (n,)."""
-        return torch.randint(len(self._x), (_check_count(n, self.dim, generator),), generator=generator)
+        return torch.randint(len(self._x), (check_count(n, self.dim, generator),), generator=generator)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Return n rows drawn uniformly with replacement, float64 (n, *event_shape)."""

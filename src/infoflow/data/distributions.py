@@ -49,7 +49,7 @@ def as_float_array(name: str, values: Any, *, ndim: tuple[int, ...]) -> np.ndarr
     return array
 
 
-def _check_count(n: Any, dim: int = 1, generator: Any = None) -> int:
+def check_count(n: Any, dim: int = 1, generator: Any = None) -> int:
     """Return the number of draws ``n`` after checking it (and ``generator``) before drawing."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"the number of draws must be an integer >= 1; got {n!r}")
@@ -103,7 +103,7 @@ class DiscreteUniform(InputDistribution):
         return tuple(tuple(float(v) for v in row) for row in self._rows)
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        index = torch.randint(len(self._rows), (_check_count(n, self.dim, generator),), generator=generator)
+        index = torch.randint(len(self._rows), (check_count(n, self.dim, generator),), generator=generator)
         return torch.from_numpy(self._rows)[index]
 
     def support(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,7 +213,7 @@ class GaussianMixture(InputDistribution):
         return torch.from_numpy(self._weights.copy())
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        n = _check_count(n, self.dim, generator)
+        n = check_count(n, self.dim, generator)
         weights = torch.from_numpy(self._weights)
         component = torch.multinomial(weights, n, replacement=True, generator=generator)
         noise = torch.randn(n, self.dim, generator=generator, dtype=torch.float64)
@@ -318,7 +318,7 @@ class Uniform(InputDistribution):
         return float(self._high[0]) if self.dim == 1 else tuple(self._high.tolist())
 
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        unit = torch.rand(_check_count(n, self.dim, generator), self.dim, generator=generator, dtype=torch.float64)
+        unit = torch.rand(check_count(n, self.dim, generator), self.dim, generator=generator, dtype=torch.float64)
         return torch.from_numpy(self._low) + unit * torch.from_numpy(self._high - self._low)
 
     def __eq__(self, other: object) -> bool:

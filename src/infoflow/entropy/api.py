@@ -6,9 +6,9 @@ from typing import Any
 
 import torch
 
-from infoflow.entropy.common import DEFAULT_TARGET_STD_ERROR, MAX_SPREAD, _as_point_sets, _check_beta, _finish
+from infoflow.entropy.common import DEFAULT_TARGET_STD_ERROR, MAX_SPREAD, as_point_sets, check_beta, shaped_result
 from infoflow.entropy.monte_carlo import monte_carlo_entropy
-from infoflow.entropy.quadrature import _grid_is_workable, _grid_points_per_axis, quadrature_entropy
+from infoflow.entropy.quadrature import grid_is_workable, grid_points_per_axis, quadrature_entropy
 
 # "monte_carlo" picks dense or cut-off kernel sums per set; the two others force one of them.
 MONTE_CARLO_METHODS = {"monte_carlo": "auto", "monte_carlo_dense": "dense", "monte_carlo_cutoff": "cutoff"}
@@ -48,7 +48,7 @@ def _quadrature_is_cheaper(points: torch.Tensor, beta: float, target_std_error: 
     target = torch.as_tensor(target_std_error, dtype=torch.float64).reshape(-1).min().clamp(min=1e-12)
     evaluations = max(MC_PILOT_EVALUATIONS, 1.15 * (dim / 2) / float(target) ** 2)
     monte_carlo_s = n_sets * evaluations * (n * MC_SECONDS_PER_TERM + MC_SECONDS_PER_EVALUATION)
-    grid_points = float(_grid_points_per_axis(points, beta).to(torch.float64).prod(dim=-1).sum())
+    grid_points = float(grid_points_per_axis(points, beta).to(torch.float64).prod(dim=-1).sum())
     return QUADRATURE_2D_SECONDS_PER_POINT * grid_points <= 2.0 * monte_carlo_s
 
 
@@ -98,8 +98,8 @@ def sp_entropy(
         Nats: a float for one set, a float64 tensor of the batch shape for a batch (on the
         samples' device).
     """
-    points, batch_shape = _as_point_sets(samples)
-    beta = _check_beta(beta)
+    points, batch_shape = as_point_sets(samples)
+    beta = check_beta(beta)
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
     dim = points.shape[-1]
@@ -114,7 +114,7 @@ def sp_entropy(
     use_quadrature = method == "quadrature" or (
         method == "auto"
         and dim <= 2
-        and _grid_is_workable(points, beta)
+        and grid_is_workable(points, beta)
         and (dim == 1 or n_noise is not None or _quadrature_is_cheaper(points, beta, target_std_error))
     )
     if use_quadrature:
@@ -133,5 +133,5 @@ def sp_entropy(
         )
         nats, std_error = estimate.nats, estimate.std_error
     if return_std_error:
-        return _finish(nats, batch_shape), _finish(std_error, batch_shape)
-    return _finish(nats, batch_shape)
+        return shaped_result(nats, batch_shape), shaped_result(std_error, batch_shape)
+    return shaped_result(nats, batch_shape)

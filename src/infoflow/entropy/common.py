@@ -61,7 +61,7 @@ def gaussian_entropy(dim: int, beta: float) -> float:
 BETA_RANGE = (1e-150, 1e150)
 
 
-def _as_point_sets(samples: Any) -> tuple[torch.Tensor, tuple[int, ...]]:
+def as_point_sets(samples: Any) -> tuple[torch.Tensor, tuple[int, ...]]:
     """Return samples as a float64 tensor of shape (B, n, d) and the batch shape."""
     if isinstance(samples, torch.Tensor):
         points = samples.detach()
@@ -97,7 +97,7 @@ def _as_point_sets(samples: Any) -> tuple[torch.Tensor, tuple[int, ...]]:
     return points.reshape(-1, n, d), batch_shape
 
 
-def _check_beta(beta: float) -> float:
+def check_beta(beta: float) -> float:
     try:
         beta = float(beta)
     except (TypeError, ValueError):
@@ -111,7 +111,7 @@ def _check_beta(beta: float) -> float:
     return beta
 
 
-def _finish(values: torch.Tensor, batch_shape: tuple[int, ...]) -> float | torch.Tensor:
+def shaped_result(values: torch.Tensor, batch_shape: tuple[int, ...]) -> float | torch.Tensor:
     """A float for one set of shape (n,) or (n, d); a tensor of the batch shape otherwise."""
     if batch_shape == ():
         return float(values.reshape(()))

@@ -1,16 +1,23 @@
-"""Deterministic quadrature of h(P_hat * N(0, beta^2 I)) for d = 1, 2, in nats.
+"""Deterministic quadrature: h(P_hat * N(0, beta^2 I)) for d = 1, 2 in nats, and 1-D panel rules.
 
 The mixture density is evaluated on a grid of step beta/4 by a Hermite fast Gauss transform
 (samples binned to the grid with their first moments, then one FFT convolution per axis), and
 -integral p log p is taken by the trapezoid rule, which is spectrally accurate for these smooth,
 rapidly decaying integrands. Deterministic, error ~1e-10 nats. The numbers of the seed
 reproduction depend on this module bit for bit: change nothing here without re-running it.
+
+The same module holds the composite Gauss-Legendre panel rules (:func:`panel_rule`) with which
+the exact MI (``estimators/truth``) integrates over inputs and layers: one home for quadrature.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from infoflow.entropy.density import smoothed_density
@@ -34,7 +41,7 @@ MAX_SET_BYTES = 2**30
 BLOCK_BYTES = 128 * 2**20
 
 
-def _grid_points_per_axis(points: torch.Tensor, beta: float) -> torch.Tensor:
+def grid_points_per_axis(points: torch.Tensor, beta: float) -> torch.Tensor:
     """Return the grid size needed per set and axis, shape (B, d)."""
     span = points.amax(dim=1) - points.amin(dim=1)
     step = STEP_RATIO * beta
@@ -45,11 +52,11 @@ def _grid_points_per_axis(points: torch.Tensor, beta: float) -> torch.Tensor:
 
 def _quadrature_bytes(points: torch.Tensor, beta: float) -> torch.Tensor:
     """Return the quadrature's working memory per set in bytes, shape (B,), float64."""
-    grid_points = _grid_points_per_axis(points, beta).to(torch.float64).prod(dim=-1)
+    grid_points = grid_points_per_axis(points, beta).to(torch.float64).prod(dim=-1)
     return grid_points * 48 * HERMITE_TERMS ** points.shape[-1]
 
 
-def _grid_is_workable(points: torch.Tensor, beta: float) -> bool:
+def grid_is_workable(points: torch.Tensor, beta: float) -> bool:
     return bool(_quadrature_bytes(points, beta).max() <= MAX_SET_BYTES)
 
 
@@ -120,7 +127,7 @@ def _quadrature_block_1d(x: torch.Tensor, beta: float) -> torch.Tensor:
     n = x.shape[1]
     step = STEP_RATIO * beta
     low = x.amin(dim=1, keepdim=True) - PADDING * beta
-    n_grid = int(_grid_points_per_axis(x.unsqueeze(-1), beta).max())
+    n_grid = int(grid_points_per_axis(x.unsqueeze(-1), beta).max())
     moments = _hermite_moments((x - low) / step, n_grid)
     density = _moments_to_density(moments, n_grid) / (n * beta * math.sqrt(2 * math.pi))
     return -step * _sum_p_log_p(density, dims=(1,))
@@ -136,7 +143,7 @@ def _quadrature_block_2d(x: torch.Tensor, beta: float) -> torch.Tensor:
     terms = HERMITE_TERMS
     step = STEP_RATIO * beta
     low = x.amin(dim=1, keepdim=True) - PADDING * beta
-    sizes = _grid_points_per_axis(x, beta).amax(dim=0)
+    sizes = grid_points_per_axis(x, beta).amax(dim=0)
     g1, g2 = int(sizes[0]), int(sizes[1])
     coords = (x - low) / step
     index2 = torch.round(coords[..., 1])
@@ -181,7 +188,7 @@ def quadrature_entropy(points: torch.Tensor, beta: float) -> torch.Tensor:
     n_sets, n, dim = points.shape
     if dim not in (1, 2):
         raise ValueError(f"quadrature supports dimension 1 or 2; got d={dim}")
-    sizes = _grid_points_per_axis(points, beta).prod(dim=-1)
+    sizes = grid_points_per_axis(points, beta).prod(dim=-1)
     needed = float(_quadrature_bytes(points, beta).max())
     if needed > MAX_SET_BYTES:
         raise ValueError(
@@ -246,3 +253,103 @@ def dense_quadrature_entropy(
         density = smoothed_density(x.unsqueeze(-1), grid, beta)[0]
         result.append(-step * _sum_p_log_p(density, dims=(0,)))
     return torch.stack(result)
+
+
+# ----------------------------------------------------------------------------------------------
+# Composite Gauss-Legendre panel rules: 1-D integrals whose integrand has kinks and steep parts
+# ----------------------------------------------------------------------------------------------
+# Used by the exact MI (estimators/truth): integral f(u) du ~ sum(weights * f(nodes)) on panels
+# that never straddle a breakpoint (a kink), equally spaced in a caller's "resolution coordinate"
+# (one unit per length scale of the integrand), so the rule converges spectrally.
+
+# Gauss-Legendre nodes per panel: two per length scale at the truth's panel width of 6 units.
+NODES_PER_PANEL = 12
+# Bisection that places panel edges: rounds of steps, repeated (up to the float64 limit) only
+# where a very steep activation needs it. Edges only need to be roughly right (any edges give a
+# valid rule; kinks are always placed exactly), but a steep region must not fall between them.
+EDGE_BISECTIONS_PER_ROUND = 12
+MAX_EDGE_BISECTION_ROUNDS = 6
+
+
+class RuleTooLarge(ValueError):
+    """A panel rule would need more nodes than the caller allows."""
+
+    def __init__(self, nodes: float, limit: int) -> None:
+        super().__init__(f"the quadrature rule would need {nodes:.3g} nodes (limit {limit})")
+        self.nodes = nodes
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class QuadratureRule:
+    """A quadrature rule: integral f(u) du ~ sum(weights * f(nodes)); both of shape (n,)."""
+
+    nodes: np.ndarray
+    weights: np.ndarray
+
+
+def panel_edges(
+    lo: float, hi: float, coordinate: Callable[[np.ndarray], np.ndarray], panel_width: float, max_nodes: int
+) -> np.ndarray:
+    """Return edges lo = e_0 < ... < e_n = hi equally spaced in ``coordinate`` (n >= 1).
+
+    Raises RuleTooLarge when the panels would hold more than ``max_nodes`` nodes.
+    """
+    xi_lo, xi_hi = coordinate(np.array([lo, hi]))
+    panels_needed = (xi_hi - xi_lo) / panel_width
+    if not panels_needed * NODES_PER_PANEL <= max_nodes:  # also catches inf and NaN
+        raise RuleTooLarge(panels_needed * NODES_PER_PANEL, max_nodes)
+    n_panels = max(1, math.ceil(panels_needed))
+    targets = xi_lo + (xi_hi - xi_lo) * np.arange(1, n_panels) / n_panels
+    below = np.full_like(targets, lo)
+    above = np.full_like(targets, hi)
+    # Vectorised bisection on the monotone coordinate, in rounds, until every edge is within
+    # 1% of a panel of its target (at most the full float64 precision of the interval).
+    for _ in range(MAX_EDGE_BISECTION_ROUNDS):
+        for _ in range(EDGE_BISECTIONS_PER_ROUND):
+            middle = 0.5 * (below + above)
+            too_low = coordinate(middle) < targets
+            below = np.where(too_low, middle, below)
+            above = np.where(too_low, above, middle)
+        if targets.size == 0 or np.max(coordinate(above) - coordinate(below)) <= 0.01 * panel_width:
+            break
+    return np.concatenate(([lo], 0.5 * (below + above), [hi]))
+
+
+@functools.cache
+def gauss_legendre() -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of the NODES_PER_PANEL-point Gauss-Legendre rule on [-1, 1]."""
+    return np.polynomial.legendre.leggauss(NODES_PER_PANEL)
+
+
+def panel_rule(
+    lo: float,
+    hi: float,
+    breakpoints: list[float],
+    coordinate: Callable[[np.ndarray], np.ndarray],
+    panel_width: float,
+    max_nodes: int,
+) -> QuadratureRule:
+    """Return a composite Gauss-Legendre rule on [lo, hi] with panel edges at every breakpoint.
+
+    Parameters
+    ----------
+    lo, hi : float
+    breakpoints : list of float
+        Points inside (lo, hi) where the integrand has a kink: panel edges.
+    coordinate : callable
+        A non-decreasing map u -> xi(u) counting the integrand's length scales; panels are
+        ``panel_width`` units of xi wide.
+    panel_width : float
+    max_nodes : int
+        Refuse (RuleTooLarge) a piece between breakpoints that would need more nodes.
+    """
+    cuts = [lo] + sorted(p for p in breakpoints if lo < p < hi) + [hi]
+    pieces = [panel_edges(a, b, coordinate, panel_width, max_nodes) for a, b in zip(cuts[:-1], cuts[1:])]
+    edges = np.unique(np.concatenate(pieces))
+    gl_nodes, gl_weights = gauss_legendre()
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    half_widths = 0.5 * (edges[1:] - edges[:-1])
+    nodes = (centres[:, None] + half_widths[:, None] * gl_nodes).ravel()
+    weights = (half_widths[:, None] * gl_weights).ravel()
+    return QuadratureRule(nodes, weights)

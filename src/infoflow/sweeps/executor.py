@@ -27,9 +27,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from infoflow.config.experiment import ExperimentConfig
+from infoflow.sweeps.progress import CellProgress
 
 # Dask's task retries, for an exception raised outside the run (a worker that cannot unpickle the
 # task, say); a lost worker is handled by the scheduler's allowed-failures, not by these.
@@ -96,68 +97,6 @@ def run_cell(config: ExperimentConfig, run_dir: str, command: str | None = None,
         message = " ".join(f"{type(error).__name__}: {error}".split())
         return {"status": "failed", "seconds": time.perf_counter() - started, "message": message, "worker": worker}
     return {"status": "complete", "seconds": time.perf_counter() - started, "message": "", "worker": worker}
-
-
-# ----------------------------------------------------------------------------------------------
-# Progress
-# ----------------------------------------------------------------------------------------------
-
-
-class CellProgress:
-    """A status line on stderr: runs done / running / failed of the total, elapsed time and ETA.
-
-    On a terminal the line is redrawn in place (at most twice a second); elsewhere (logs) a line
-    is printed whenever a count changes.
-    """
-
-    def __init__(self, enabled: bool, name: str, total: int, reused: int, stream: TextIO | None = None) -> None:
-        self.enabled = enabled
-        self.name = name
-        self.total = total
-        self.reused = reused
-        self.stream = stream if stream is not None else sys.stderr
-        self.is_terminal = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.started = time.perf_counter()
-        self.last_draw = 0.0
-        self.last_counts: tuple[int, int, int] | None = None
-
-    def line(self, done: int, running: int, failed: int) -> str:
-        """Return the status text for these counts (``done`` includes reused runs)."""
-        elapsed = time.perf_counter() - self.started
-        finished_here = done + failed - self.reused
-        remaining = self.total - done - failed
-        if remaining == 0:
-            eta = "0 s"
-        elif finished_here > 0:
-            eta = f"{remaining * elapsed / finished_here:.0f} s"
-        else:
-            eta = "-"
-        reused = f" ({self.reused} reused)" if self.reused else ""
-        return (
-            f"{self.name}: {done}/{self.total} done{reused}, {running} running, {failed} failed"
-            f"  {elapsed:.0f} s elapsed, ETA {eta}"
-        )
-
-    def update(self, done: int, running: int, failed: int, final: bool = False) -> None:
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if self.is_terminal:
-            if final or now - self.last_draw >= 0.5:
-                self.last_draw = now
-                end = "\n" if final else ""
-                self.stream.write("\r" + self.line(done, running, failed) + "\033[K" + end)
-                self.stream.flush()
-        elif final or self.last_counts != (done, running, failed):
-            self.last_counts = (done, running, failed)
-            self.stream.write(self.line(done, running, failed) + "\n")
-            self.stream.flush()
-
-    def message(self, text: str) -> None:
-        if self.enabled:
-            prefix = "\r\033[K" if self.is_terminal else ""
-            self.stream.write(prefix + text + "\n")
-            self.stream.flush()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -301,6 +240,7 @@ def run_tasks(
             futures[future] = index
         _wait(client, futures, tasks, outcomes, bar)
     finally:
+        bar.close()
         client.close()
         if cluster is not None:
             cluster.close()

@@ -11,23 +11,24 @@ import math
 import numpy as np
 import torch
 
-from infoflow.config.schema import ExperimentConfig, InputsConfig, LabelsConfig, NetworkConfig
+from infoflow.config.schema import GENERAL_INITS, ExperimentConfig, InputsConfig, LabelsConfig, NetworkConfig
 from infoflow.data.dataset import FiniteDataset
 from infoflow.data.distributions import DiscreteUniform, Gaussian, GaussianMixture, InputDistribution, Uniform
 from infoflow.data.labels import SumThresholdLabels, ThresholdLabels
 from infoflow.data.szt import N_PATTERNS, szt_dataset, szt_test_rows
 from infoflow.models.mlp import NoisyMLP
 from infoflow.models.rnn import NoisyElman
-from infoflow.papers.kong2019.networks import seed_network
+from infoflow.registry import build_preset
 from infoflow.training.settings import TrainingSettings, derived_generator
 from infoflow.training.trainer import Trainer, training_probe
 
 
 def build_network(config: NetworkConfig, seed: int) -> NoisyMLP | NoisyElman:
     """Return the initialised network; "default" initialisation draws from the run's ``seed``."""
-    if config.init == "seed":
+    if config.init not in GENERAL_INITS:
+        # A paper's name: its preset with the paper's initialisation (validated by the config).
         assert config.preset is not None
-        return seed_network(config.preset, config.beta)
+        return build_preset(config.preset, config.beta)
     net: NoisyMLP | NoisyElman
     if config.kind == "elman":
         assert config.steps is not None and config.hidden is not None

@@ -23,9 +23,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +43,7 @@ from infoflow.training.build import (
     training_settings,
     training_split,
 )
+from infoflow.training.progress import RunProgress
 from infoflow.training.trainer import TrainingDiverged
 from infoflow.version import __version__
 
@@ -69,69 +69,6 @@ CHECKPOINT_INTERVAL_S = 1.0
 
 
 # ----------------------------------------------------------------------------------------------
-
-
-class _Progress:
-    """A one-line progress bar on stderr: seed, epoch, latest I(X;T_l), accuracy, elapsed time.
-
-    On a terminal the line is redrawn in place (at most 10 times a second); elsewhere (logs)
-    a line is printed at every tenth of a seed's epochs.
-    """
-
-    def __init__(
-        self, enabled: bool, name: str, seeds: Sequence[int], epochs: int, stream: TextIO | None = None
-    ) -> None:
-        self.enabled = enabled
-        self.name = name
-        self.seeds = list(seeds)
-        self.epochs = epochs
-        self.stream = stream if stream is not None else sys.stderr
-        self.is_terminal = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.last_draw = 0.0
-        self.last_mi: list[float] | None = None
-        self.started = time.perf_counter()
-        self.last_tenth = -1
-
-    def start_seed(self, seed: int) -> None:
-        self.last_mi = None
-        self.last_tenth = -1
-        self.started = time.perf_counter()
-
-    def update(self, seed: int, record: EpochRecord) -> None:
-        if not self.enabled:
-            return
-        if record.mi_input is not None:
-            self.last_mi = record.mi_input
-        done = record.epoch >= self.epochs
-        now = time.perf_counter()
-        if self.is_terminal:
-            if done or now - self.last_draw >= 0.1:
-                self.last_draw = now
-                end = "\n" if done else ""
-                self.stream.write("\r" + self._line(seed, record, now) + "\033[K" + end)
-                self.stream.flush()
-        else:
-            tenth = (10 * record.epoch) // max(1, self.epochs)
-            if tenth > self.last_tenth:
-                self.last_tenth = tenth
-                self.stream.write(self._line(seed, record, now) + "\n")
-                self.stream.flush()
-
-    def _line(self, seed: int, record: EpochRecord, now: float) -> str:
-        width = 20
-        filled = (width * record.epoch) // max(1, self.epochs)
-        bar = "#" * filled + "-" * (width - filled)
-        position = f"seed {seed} ({self.seeds.index(seed) + 1}/{len(self.seeds)})"
-        mi = " ".join(f"{value:.3f}" for value in self.last_mi) if self.last_mi else "-"
-        return (
-            f"{self.name} {position} [{bar}] {record.epoch:>{len(str(self.epochs))}}/{self.epochs}"
-            f"  I(X;T) {mi}  acc {record.accuracy:.3f}  {now - self.started:.1f}s"
-        )
-
-    def message(self, text: str) -> None:
-        if self.enabled:
-            self.stream.write(text + "\n")
-            self.stream.flush()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -217,7 +154,7 @@ def run_experiment(
     check_config_limits(config)
     build_network(config.network, config.seeds[0])
     build_labels(config.labels)
-    bar = _Progress(progress, config.name, config.seeds, config.training.epochs)
+    bar = RunProgress(progress, config.name, config.seeds, config.training.epochs)
     compare = config_comparison(config)
     folder = OpenRunFolder(run_dir, compare, force=force, resume=resume, missing_ok=missing_ok, notify=_notify)
     try:
@@ -240,6 +177,7 @@ def run_experiment(
             raise
         folder.commit()
     finally:
+        bar.close()
         folder.close()
     return run_dir
 
@@ -278,7 +216,7 @@ def _notify(text: str) -> None:
 
 
 def _write_run(
-    config: ExperimentConfig, writer: RunWriter, start: RunStart, bar: _Progress, checkpoint_interval_s: float
+    config: ExperimentConfig, writer: RunWriter, start: RunStart, bar: RunProgress, checkpoint_interval_s: float
 ) -> None:
     """Train every seed not yet done, writing the run folder as it goes; the manifest says how it ended."""
     first_seed_index, trainer_state = 0, None
@@ -312,7 +250,7 @@ def _write_run(
 def _run_seed(
     config: ExperimentConfig,
     writer: RunWriter,
-    bar: _Progress,
+    bar: RunProgress,
     seed_index: int,
     trainer_state: dict[str, Any] | None,
     checkpoint_interval_s: float,

@@ -23,7 +23,7 @@ class ParameterUpdates:
     ----------
     parameters : list of torch.Tensor
         Updated in place.
-    optimizer : {"sgd", "adam", "seed_code"}
+    optimizer : {"sgd", "adam", "kong2019_code"}
         See :class:`~infoflow.training.settings.TrainingSettings`.
     momentum : float
         SGD momentum (0 for the others).
@@ -44,8 +44,8 @@ class ParameterUpdates:
         if self.optimizer == "adam":
             self._adam_step(gradients, learning_rate)
             return
-        if self.optimizer == "seed_code":
-            self._seed_code_step(gradients, learning_rate)
+        if self.optimizer == "kong2019_code":
+            self._kong2019_code_step(gradients, learning_rate)
             return
         momentum = self.momentum
         with torch.no_grad():
@@ -59,7 +59,7 @@ class ParameterUpdates:
                     gradient = buffer
                 parameter.add_(gradient, alpha=-learning_rate)
 
-    def _seed_code_step(self, gradients: Sequence[torch.Tensor], learning_rate: float) -> None:
+    def _kong2019_code_step(self, gradients: Sequence[torch.Tensor], learning_rate: float) -> None:
         """Apply the seed code's update: g_acc += g_t; p -= lr * g_acc (gradients never zeroed).
 
         The accumulator lives in ``momentum_buffers`` (it is SGD's buffer at momentum 1), so it

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from infoflow.config.sections import LOSSES, OPTIMIZERS
+from infoflow.config.sections import LOSSES, OPTIMIZER_ALIASES, OPTIMIZERS
 from infoflow.measure.settings import MeasurementSettings
 from infoflow.validation import MAX_SEED
 
@@ -41,7 +41,7 @@ class TrainingSettings:
     learning_rate : float
         Initial SGD step size, > 0.
     momentum : float
-        SGD momentum in [0, 1); the seed used none. Must be 0 with "adam" and "seed_code".
+        SGD momentum in [0, 1); the seed used none. Must be 0 with "adam" and "kong2019_code".
     loss : {"mse", "cross_entropy"}
         "mse": mean squared error between the noisy output T_L and the label. "cross_entropy":
         binary logistic loss with logit (T_L - midpoint) * sign(above - below) and target 1 for
@@ -54,11 +54,12 @@ class TrainingSettings:
         The learning rate is divided once by this (> 0) ...
     lr_drop_accuracy : float or None
         ... the first time the test accuracy is >= this; None: never.
-    optimizer : {"sgd", "adam", "seed_code"}
+    optimizer : {"sgd", "adam", "kong2019_code"}
         "sgd": torch.optim.SGD's update (with ``momentum``). "adam": torch.optim.Adam's defaults.
-        "seed_code" (off by default; for comparison only): the seed author's code as it ran, which
-        never zeroed gradients, so step t applies p -= lr * (g_1 + ... + g_t), the running sum of
-        every gradient so far: SGD with momentum 1 and no dampening.
+        "kong2019_code" (old spelling "seed_code"; off by default; for comparison only): the Kong
+        2019 author's code as it ran, which never zeroed gradients, so step t applies
+        p -= lr * (g_1 + ... + g_t), the running sum of every gradient so far: SGD with momentum 1
+        and no dampening.
     """
 
     epochs: int
@@ -77,6 +78,8 @@ class TrainingSettings:
         _require(_is_positive_finite(self.learning_rate), "learning_rate", "a finite number > 0", self.learning_rate)
         _require(_is_real(self.momentum) and 0 <= self.momentum < 1, "momentum", "a number in [0, 1)", self.momentum)
         _require(self.loss in LOSSES, "loss", f"one of {', '.join(LOSSES)}", self.loss)
+        if isinstance(self.optimizer, str) and self.optimizer in OPTIMIZER_ALIASES:
+            object.__setattr__(self, "optimizer", OPTIMIZER_ALIASES[self.optimizer])
         _require(self.optimizer in OPTIMIZERS, "optimizer", f"one of {', '.join(OPTIMIZERS)}", self.optimizer)
         _require(
             self.optimizer == "sgd" or self.momentum == 0,

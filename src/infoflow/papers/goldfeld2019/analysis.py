@@ -4,7 +4,8 @@ much, and whether that coincides with clustering (Goldfeld et al. 2019, §6).
 Per layer and seed, from metrics.csv:
 
 * the I(X;T_l) trajectory over the measured epochs with its standard error (``std_error_nats``);
-* its peak (the maximum of a 3-point rolling median, so a single noisy point is not a peak) and
+* its peak (the maximum of a 3-point centred rolling median, ``analysis.trajectories``, so a
+  single noisy point is not a peak; the first and last points are kept as they are) and
   its end value (the median over the last ``END_FRACTION`` of the measured epochs);
 * **compression**: peak - end, called significant when it exceeds ``COMPRESSION_MIN_NATS`` and
   ``COMPRESSION_SE_MULTIPLE`` standard errors of the difference;
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from infoflow.analysis.claims import ClaimResult, aggregate, outcome_of
+from infoflow.analysis.trajectories import rolling_median
 from infoflow.runs.reader import read_run
 
 H_X_NATS = math.log(4096)
@@ -63,11 +66,6 @@ class LayerFinding:
         return self.compresses and self.clusters
 
 
-def _rolling_median(values: np.ndarray, points: int = SMOOTHING_POINTS) -> np.ndarray:
-    series = pd.Series(values)
-    return series.rolling(points, center=True, min_periods=1).median().to_numpy()
-
-
 def layer_findings(metrics: pd.DataFrame) -> list[LayerFinding]:
     """Return one :class:`LayerFinding` per (seed, layer) of a run's tidy metrics table."""
     findings = []
@@ -77,7 +75,7 @@ def layer_findings(metrics: pd.DataFrame) -> list[LayerFinding]:
         epochs = rows["epoch"].to_numpy()
         mi = rows["mi_nats"].to_numpy(dtype=np.float64)
         se = rows["std_error_nats"].fillna(0.0).to_numpy(dtype=np.float64) if "std_error_nats" in rows else 0 * mi
-        smooth = _rolling_median(mi)
+        smooth = rolling_median(mi, SMOOTHING_POINTS)
         peak_index = int(np.argmax(smooth))
         n_end = max(1, math.ceil(END_FRACTION * len(mi)))
         end_nats = float(np.median(mi[-n_end:]))
@@ -87,7 +85,7 @@ def layer_findings(metrics: pd.DataFrame) -> list[LayerFinding]:
         compresses = compression > max(COMPRESSION_MIN_NATS, COMPRESSION_SE_MULTIPLE * compression_se)
         clustering_change = math.nan
         if "binned_entropy_nats" in rows and rows["binned_entropy_nats"].notna().any():
-            binned = _rolling_median(rows["binned_entropy_nats"].to_numpy(dtype=np.float64))
+            binned = rolling_median(rows["binned_entropy_nats"].to_numpy(dtype=np.float64), SMOOTHING_POINTS)
             clustering_change = float(np.median(binned[-n_end:]) - binned[peak_index])
         clusters = bool(clustering_change <= -CLUSTERING_MIN_NATS)
         top = int(np.argmax(mi))
@@ -114,3 +112,31 @@ def layer_findings(metrics: pd.DataFrame) -> list[LayerFinding]:
 def run_findings(run_dir: str) -> list[LayerFinding]:
     """Return :func:`layer_findings` of the run folder ``run_dir``."""
     return layer_findings(read_run(run_dir).metrics)
+
+
+# The verdicts of a finding, as claims over seeds per layer: (verdict attribute, statement).
+VERDICTS = (
+    ("compresses", "I(X;T_l) falls significantly from its peak to its end"),
+    ("coincides", "I(X;T_l) compresses while H(Bin(S_l)) falls over the same window"),
+    ("within_ceiling", "no estimate of I(X;T_l) exceeds H(X) = log 4096 beyond its error"),
+)
+
+
+def layer_claims(findings: list[LayerFinding], experiment: str = "szt") -> list[ClaimResult]:
+    """Return each verdict checked per layer over seeds (the claim protocol, majority rule)."""
+    expected = (
+        f"compression > max({COMPRESSION_MIN_NATS} nats, {COMPRESSION_SE_MULTIPLE:g} s.e.); clustering: "
+        f"H(Bin(S_l)) falls >= {CLUSTERING_MIN_NATS} nats; ceiling: <= log 4096 + {CEILING_SE_MULTIPLE:g} s.e."
+    )
+    return [
+        aggregate(
+            verdict,
+            experiment,
+            [outcome_of(finding, verdict) for finding in findings if finding.layer == layer],
+            statement=statement,
+            expected=expected,
+            layer=layer,
+        )
+        for layer in sorted({finding.layer for finding in findings})
+        for verdict, statement in VERDICTS
+    ]

@@ -12,8 +12,10 @@ import dataclasses
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+from infoflow.analysis.claims import outcome_of, tally
 from infoflow.config.loading import load_config, with_seeds
 from infoflow.files import write_atomically
 from infoflow.papers.goldfeld2019.analysis import (
@@ -74,13 +76,14 @@ def report_text(run_dir: str | Path) -> str:
             f"{'yes' if finding.within_ceiling else 'NO'} ({finding.max_nats:.3f} +- {finding.max_std_error:.3f}) | "
             f"{_verdict(finding)} |"
         )
-    compressing = [f for f in findings if f.compresses]
-    coinciding = [f for f in compressing if f.clusters]
+    compressing, pairs = tally(outcome_of(f, "compresses") for f in findings)
+    coinciding, _ = tally(outcome_of(f, "coincides") for f in findings)
+    within, _ = tally(outcome_of(f, "within_ceiling") for f in findings)
     lines += [
         "",
-        f"{len(compressing)} of {len(findings)} (seed, layer) pairs compress; {len(coinciding)} of those "
+        f"{compressing} of {pairs} (seed, layer) pairs compress; {coinciding} of those "
         "coincide with clustering. Every estimate within the ceiling: "
-        f"{'yes' if all(f.within_ceiling for f in findings) else 'NO'}.",
+        f"{'yes' if within == pairs else 'NO'}.",
         "",
         "![information and clustering](szt/figures/szt_information.png)",
         "",
@@ -132,3 +135,23 @@ def reproduce_szt(
     if progress:
         print(f"szt: done in {time.perf_counter() - started:.0f} s; report {report}", file=sys.stderr)
     return report
+
+
+def reproduce(
+    names: Sequence[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    seeds: int | None = None,
+    progress: bool = True,
+    command: str | None = None,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+) -> Path:
+    """``infoflow reproduce goldfeld2019`` (the registry's target): :func:`reproduce_szt`.
+
+    ``names`` must be empty (the paper has one experiment); ``command``, ``jobs`` and
+    ``scheduler`` are not used (one run, in this process).
+    """
+    if names:
+        raise ValueError(f"reproduce goldfeld2019 runs the szt experiment only; got experiment names {list(names)}")
+    return reproduce_szt(out_dir, seeds=seeds, progress=progress)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from infoflow.analysis.claims import ClaimResult, aggregate, outcome_of, tally
 from infoflow.analysis.clusters import cluster_series
 from infoflow.analysis.trajectories import (
     EFFECTIVE_COUNT_DROP,
@@ -36,7 +37,8 @@ from infoflow.analysis.trajectories import (
     rolling_median,
     smoothed_count,
 )
-from infoflow.papers.kong2019.claims import C4_MIN_FALL_NATS, C5_FIT_FRACTION, ClaimResult, check_claims
+from infoflow.papers.kong2019.claims import check_claims
+from infoflow.papers.kong2019.thresholds import C4_MIN_FALL_NATS, C5_FIT_FRACTION
 from infoflow.runs.reader import RunRecord, read_run
 
 __all__ = [
@@ -44,6 +46,7 @@ __all__ = [
     "UNIFORM_EXPERIMENTS",
     "LayerOutcome",
     "layer_outcomes",
+    "layer_claims",
     "majority",
     "seed_claims_on_uniform_input",
     "uniform_input_outcomes",
@@ -221,7 +224,35 @@ def uniform_input_outcomes(run_dir: str | Path) -> dict[int, list[LayerOutcome]]
 
 def majority(outcomes: list[LayerOutcome], attribute: str) -> tuple[int, int]:
     """Return (k, K): how many of the K seeds have ``attribute`` true (e.g. "compressed", "clustered")."""
-    return sum(bool(getattr(outcome, attribute)) for outcome in outcomes), len(outcomes)
+    return tally(outcome_of(outcome, attribute) for outcome in outcomes)
+
+
+# The per-layer questions, as claims over seeds: (label, verdict attribute, statement).
+LAYER_QUESTIONS = (
+    ("compression", "compressed", f"smoothed I(X;T_l) falls >= {COMPRESSION_MIN_FALL_NATS} nats from its peak"),
+    ("exact compression", "exact_compressed", f"exact I(X;T_l) falls >= {COMPRESSION_MIN_FALL_NATS} nats from its peak"),
+    ("clustering after the fit", "clustered", "T_l clusters from the end of the fitting jump to the end (C5's window)"),
+    ("clustering after the peak", "clustered_after_peak", "T_l clusters from the MI peak to the end (C4's window)"),
+)
+
+
+def layer_claims(outcomes: list[LayerOutcome], experiment: str) -> dict[str, ClaimResult]:
+    """Return {verdict attribute: ClaimResult over seeds} of one layer's outcomes (the claim protocol)."""
+    layer = outcomes[0].layer if outcomes else None
+    expected = (
+        f"effective cluster count drops >= {EFFECTIVE_COUNT_DROP:.0%} or within-cluster spread >= {SPREAD_DROP:.0%}"
+    )
+    return {
+        attribute: aggregate(
+            label,
+            experiment,
+            [outcome_of(outcome, attribute) for outcome in outcomes],
+            statement=statement,
+            expected=expected,
+            layer=layer,
+        )
+        for label, attribute, statement in LAYER_QUESTIONS
+    }
 
 
 def seed_claims_on_uniform_input(run_dir: str | Path) -> list[ClaimResult]:
@@ -251,17 +282,17 @@ def uniform_input_report(run_dir: str | Path) -> str:
     ]
     for layer in range(1, run.n_layers + 1):
         outcomes = layer_outcomes(run, layer)
-        compressed, total = majority(outcomes, "compressed")
+        claims = layer_claims(outcomes, run.name)
+        total = claims["compressed"].seeds_total
         exact = (
             ""
             if any(o.exact_compressed is None for o in outcomes)
-            else f" (exact MI: {majority(outcomes, 'exact_compressed')[0]}/{total})"
+            else f" (exact MI: {claims['exact_compressed'].seeds_passed}/{total})"
         )
-        clustered, _ = majority(outcomes, "clustered")
-        after_peak, _ = majority(outcomes, "clustered_after_peak")
         lines.append(
-            f"- T_{layer}: compresses in {compressed}/{total} seeds{exact}; clusters in {clustered}/{total} seeds "
-            f"after the fitting jump, {after_peak}/{total} after the MI peak"
+            f"- T_{layer}: compresses in {claims['compressed'].seeds_passed}/{total} seeds{exact}; clusters in "
+            f"{claims['clustered'].seeds_passed}/{total} seeds after the fitting jump, "
+            f"{claims['clustered_after_peak'].seeds_passed}/{total} after the MI peak"
         )
         lines.extend(f"  - {outcome.line()}" for outcome in outcomes)
     if run.name in UNIFORM_EXPERIMENTS:

@@ -32,6 +32,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 
+from infoflow.analysis.claims import ClaimResult, aggregate, outcome_of, tally
 from infoflow.analysis.clusters import ClusterSeries, cluster_series
 from infoflow.analysis.trajectories import (
     FALL_MIN_NATS,
@@ -251,6 +252,22 @@ def format_table(outcomes: Sequence[StepOutcome]) -> str:
     return "\n".join(lines)
 
 
+def step_claims(outcomes: Sequence[StepOutcome], experiment: str = "rnn") -> dict[int, ClaimResult]:
+    """Return, per step, the seed's prediction checked over seeds (the claim protocol, majority rule)."""
+    return {
+        step: aggregate(
+            "prediction",
+            experiment,
+            [outcome_of(o, "as_predicted") for o in outcomes if o.step == step],
+            statement=f"I(X;T_{step}) falls late, every fall with clustering, two clusters at the end",
+            expected=f"a late fall > max({FALL_MIN_NATS} nats, {FALL_NOISE_MULTIPLE:g} x noise s.d.), each fall "
+            "with clustering (C7's rule), 2 clusters at the end",
+            layer=step,
+        )
+        for step in sorted({o.step for o in outcomes})
+    }
+
+
 def step_means(outcomes: Sequence[StepOutcome]) -> dict[int, dict[str, float]]:
     """Return, per step, the mean over seeds of the numeric fields and the fraction as predicted."""
     summary: dict[int, dict[str, float]] = {}
@@ -258,8 +275,9 @@ def step_means(outcomes: Sequence[StepOutcome]) -> dict[int, dict[str, float]]:
         chosen = [o for o in outcomes if o.step == step]
         fields = ("start_nats", "peak_nats", "end_nats", "fall_nats", "end_label_nats", "end_clusters")
         summary[step] = {name: float(np.mean([asdict(o)[name] for o in chosen])) for name in fields}
-        summary[step]["compressed_fraction"] = float(np.mean([o.compressed for o in chosen]))
-        summary[step]["predicted_fraction"] = float(np.mean([o.as_predicted for o in chosen]))
+        for name, verdict in (("compressed_fraction", "compressed"), ("predicted_fraction", "as_predicted")):
+            passed, total = tally(outcome_of(o, verdict) for o in chosen)
+            summary[step][name] = passed / total
     return summary
 
 
