@@ -78,7 +78,7 @@ def test_report_lists_each_experiment_with_figures_claims_and_times(tmp_path):
     assert "<angle> &amp; pipe" not in markdown and "pipe \\| signs" in markdown
     assert "&lt;angle&gt; &amp; pipe | signs" in page and "<angle>" not in page
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    assert sorted(p.name for p in out.iterdir()) == ["fig2", "fig6", "report.html", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [".infoflow-written.json", "fig2", "fig6", "report.html", "report.md"]
 
 
 def test_report_from_real_checks_and_a_missing_run(tmp_path):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infoflow.files import write_atomically
+from infoflow.own_files import write_own_files
 from infoflow.papers.kong2019.claims import ClaimResult
 
 TITLE = "infoflow: reproduction of the seed's Figures 2-6"
@@ -306,7 +306,12 @@ def write_report(
     ]
     total_seconds = sum(recorded) if recorded else None
 
-    markdown_path, html_path = out_dir / "report.md", out_dir / "report.html"
-    write_atomically(markdown_path, _markdown(summaries, grouped, total_seconds).encode())
-    write_atomically(html_path, _html(summaries, grouped, total_seconds).encode())
-    return markdown_path, html_path
+    # Never over a report infoflow did not write: then the pair goes beside it (report-2.md, ...).
+    written = write_own_files(
+        out_dir,
+        {
+            "report.md": _markdown(summaries, grouped, total_seconds).encode(),
+            "report.html": _html(summaries, grouped, total_seconds).encode(),
+        },
+    )
+    return written["report.md"], written["report.html"]
