@@ -57,6 +57,7 @@ from infoflow.runs.folder import OpenRunFolder, _Start
 from infoflow.runs.records import EpochRecord
 from infoflow.runs.writer import RunWriter, best_effort, utc_now, write_file
 from infoflow.threads import torch_threads
+from infoflow.training.data_checks import check_dataset_inputs
 from infoflow.training.settings import RecordingSettings, TrainingSettings, derived_generator
 from infoflow.training.trainer import Trainer, TrainingDiverged
 
@@ -321,6 +322,7 @@ def run_experiment(
     run_dir = Path(run_dir)
     # Everything that can be refused is refused before the folder is touched.
     check_config_limits(config)
+    check_dataset_inputs(config)  # a data set file is read and checked against the config here
     build_network(config.network, config.seeds[0])
     build_labels(config.labels)
     config_text = resolved_config_text(config)
