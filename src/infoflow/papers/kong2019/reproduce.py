@@ -22,7 +22,8 @@ from infoflow.papers.kong2019.claims import CLAIMS_BY_EXPERIMENT, ClaimResult, c
 from infoflow.papers.kong2019.report import write_report
 from infoflow.plots.run_figures import plot_run
 from infoflow.runs.folder import check_resumable
-from infoflow.sweeps.executor import RunsFailed, RunTask, is_complete, run_tasks
+from infoflow.sweeps.executor import RunsFailed, RunTask, is_complete
+from infoflow.sweeps.seeds import run_experiments
 
 # A run's figure the report shows inline; a reused run lacking it gets its figures drawn again.
 OVERVIEW_FIGURE = Path("figures") / "overview.png"
@@ -91,7 +92,7 @@ def reproduce(
         print(f"running {', '.join(configs)} on {where} into {out}", file=sys.stderr, flush=True)
     started = time.perf_counter()
     tasks = [RunTask(name, config, out / name) for name, config in configs.items()]
-    outcomes = run_tasks(
+    outcomes = run_experiments(
         tasks, scheduler=scheduler, workers=jobs, progress=progress, command=command, plot=True, name="reproduce"
     )
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
