@@ -232,3 +232,46 @@ def _merged_records(states: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def _notify(text: str) -> None:
     sys.stderr.write(f"infoflow: {text}\n")
     sys.stderr.flush()
+
+
+def run_seeds(
+    config: ExperimentConfig,
+    run_dir: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+    command: str | None = None,
+) -> Path:
+    """Run every seed of ``config`` into ``run_dir`` on Dask, one task per seed, and draw its figures.
+
+    For ``infoflow run CONFIG --seeds K``: the same run folder as ``run_experiment`` (byte for
+    byte in metrics.csv and densities.npz), K seeds at once. ``run_dir`` must be absent or empty.
+
+    Raises
+    ------
+    RunsFailed
+        A seed failed; its message names it (the other seeds' cells stay for a rerun).
+    """
+    from infoflow.config.limits import check_config_limits
+    from infoflow.runs.folder import check_resumable
+    from infoflow.sweeps.executor import RunsFailed
+    from infoflow.training.data_checks import check_dataset_inputs
+    from infoflow.training.trainer import TrainingDiverged
+
+    run_dir = Path(run_dir)
+    # What run_experiment refuses before touching a folder is refused here too, in one line.
+    check_config_limits(config)
+    check_dataset_inputs(config)
+    if run_dir.exists():
+        check_resumable(config, run_dir)
+    task = RunTask(config.name, config, run_dir)
+    (outcome,) = run_experiments(
+        [task], scheduler=scheduler, workers=workers, progress=progress, command=command, plot=True, name=config.name
+    )
+    if outcome.status == "failed":
+        # A diverged seed is the user's to fix (exit 2, as for one seed); anything else a failed run.
+        if "TrainingDiverged:" in outcome.message:
+            raise TrainingDiverged(f"{config.name}: {outcome.message}")
+        raise RunsFailed(f"{config.name}: {outcome.message}")
+    return run_dir
