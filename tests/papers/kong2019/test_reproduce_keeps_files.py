@@ -41,3 +41,33 @@ def test_reproduce_keeps_a_users_report(
     assert cli.main(["reproduce", "fig6", "--out", str(rep), "--no-progress"]) == 0
     assert (rep / "report-2.html").read_text() == "<p>edited by hand</p>"
     assert (rep / "report-3.md").is_file() and (rep / "report-3.html").is_file()
+
+
+def test_report_times_are_the_times_measured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The wall time stated is this command's; a no-op rerun states its own short wall time."""
+    import json
+    import re
+    import time
+
+    monkeypatch.setattr(reproduce_module, "load_config", shortened)
+    out = tmp_path / "rep"
+    started = time.perf_counter()
+    report = reproduce_module.reproduce(["fig2", "fig6"], out, progress=False, jobs=1)
+    first_wall = time.perf_counter() - started
+    text = report.read_text()
+    (wall,) = map(float, re.findall(r"Wall time of this command: ([0-9.]+) s", text))
+    assert 0 < wall <= first_wall
+    compute = sum(
+        json.loads((out / name / "manifest.json").read_text())["timings_s"]["total"] for name in ("fig2", "fig6")
+    )
+    (stated,) = map(float, re.findall(r"Compute time of the experiments: ([0-9.]+) s", text))
+    assert stated == pytest.approx(compute, abs=0.051)
+    assert "Total run time" not in text
+    # A rerun that reuses both runs: its own wall time, the same compute time.
+    started = time.perf_counter()
+    reproduce_module.reproduce(["fig2", "fig6"], out, progress=False, jobs=1)
+    rerun_wall = time.perf_counter() - started
+    again = report.read_text()
+    (wall_again,) = map(float, re.findall(r"Wall time of this command: ([0-9.]+) s", again))
+    assert wall_again <= rerun_wall
+    assert f"Compute time of the experiments: {stated:.1f} s" in again
