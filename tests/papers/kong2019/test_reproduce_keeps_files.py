@@ -56,7 +56,7 @@ def test_report_times_are_the_times_measured(monkeypatch: pytest.MonkeyPatch, tm
     first_wall = time.perf_counter() - started
     text = report.read_text()
     (wall,) = map(float, re.findall(r"Wall time of this command: ([0-9.]+) s", text))
-    assert 0 < wall <= first_wall
+    assert 0 < wall <= first_wall + 0.05  # stated to 0.1 s
     compute = sum(
         json.loads((out / name / "manifest.json").read_text())["timings_s"]["total"] for name in ("fig2", "fig6")
     )
@@ -69,5 +69,5 @@ def test_report_times_are_the_times_measured(monkeypatch: pytest.MonkeyPatch, tm
     rerun_wall = time.perf_counter() - started
     again = report.read_text()
     (wall_again,) = map(float, re.findall(r"Wall time of this command: ([0-9.]+) s", again))
-    assert wall_again <= rerun_wall
+    assert wall_again <= rerun_wall + 0.05
     assert f"Compute time of the experiments: {stated:.1f} s" in again
