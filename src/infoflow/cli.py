@@ -1,6 +1,6 @@
 """The ``infoflow`` command: argument parsing and one-line errors, nothing else.
 
-    infoflow run CONFIG_OR_NAME --out DIR [--force | --resume] [--seeds K] [--no-progress]
+    infoflow run CONFIG_OR_NAME --out DIR [--force | --resume] [--seeds K] [--jobs N] [--no-progress]
     infoflow show NAME
     infoflow plot RUN_DIR
     infoflow reproduce [PAPER | fig2 ...] --out DIR [--seeds K] [--jobs N] [--no-progress]
@@ -77,6 +77,12 @@ def _command_run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.seeds is not None:
         config = with_seeds(config, args.seeds)
+    if not (args.force or args.resume) and _lazy("infoflow.sweeps.seeds", "splits_by_seed")(config, args.out):
+        # Several seeds into a new folder: one Dask task per seed (the same files as one by one).
+        run_seeds = _lazy("infoflow.sweeps.seeds", "run_seeds")
+        command = shlex.join(["infoflow", *args.argv])
+        print(run_seeds(config, args.out, workers=args.jobs, progress=not args.no_progress, command=command))
+        return 0
     run_dir = run_experiment(
         config,
         args.out,
@@ -171,6 +177,9 @@ def build_parser() -> argparse.ArgumentParser:
     overwrite.add_argument("--force", action="store_true", help="replace an existing infoflow run in DIR")
     overwrite.add_argument("--resume", action="store_true", help="continue the run in DIR from its last checkpoint")
     run.add_argument("--seeds", type=_positive_int, metavar="K", help="run seeds 0..K-1 instead of the config's seeds")
+    run.add_argument(
+        "--jobs", type=_positive_int, metavar="N", help="with several seeds: seeds run at once (default: one per CPU core)"
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     run.set_defaults(handler=_command_run)
 

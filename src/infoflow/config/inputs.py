@@ -213,8 +213,11 @@ class DatasetInputsConfig:
         resolved = (Path(base_dir or ".") / Path(path).expanduser()).resolve()
         if resolved.suffix.lower() not in DATASET_SUFFIXES:
             raise invalid("path", "the path of a .npz or .csv file", path)
+        # The full path is in the sentence: the value shown may be cut short.
+        if resolved.is_dir():
+            raise invalid("path", f"an existing .npz or .csv file, not a folder like {resolved}", path)
         if not resolved.is_file():
-            raise invalid("path", "an existing .npz or .csv file (no such file)", str(resolved))
+            raise invalid("path", f"an existing .npz or .csv file; there is no {resolved}", path)
         return str(resolved)
 
     @model_validator(mode="after")

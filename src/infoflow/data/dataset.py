@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -108,21 +110,36 @@ class FiniteDataset(InputDistribution):
         file = Path(path)
         if file.suffix not in DATASET_SUFFIXES:
             raise ValueError(f"{file}: a data set must be a {' or '.join(DATASET_SUFFIXES)} file")
+        if file.is_dir():
+            raise ValueError(f"{file}: is a folder, not a data set file")
         if not file.is_file():
             raise ValueError(f"{file}: no such data set file")
         if file.suffix == ".npz":
             if label_column is not None:
                 raise ValueError(f"{file}: label_column applies to .csv files; a .npz holds arrays x and y")
+            if not zipfile.is_zipfile(file):
+                raise ValueError(f"{file}: not a .npz archive (a zip of .npy arrays, as np.savez writes)")
             try:
                 with np.load(file, allow_pickle=False) as archive:
                     if "x" not in archive.files:
                         raise ValueError(f"{file}: the .npz must hold an array named 'x'; it holds {archive.files}")
                     x = archive["x"]
                     y = archive["y"] if "y" in archive.files else None
-            except (OSError, ValueError, EOFError) as error:
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
                 if str(error).startswith(str(file)):
                     raise
-                raise ValueError(f"{file}: unreadable .npz ({error})") from None
+                if "allow_pickle" in str(error):
+                    # Never unpickled: an object array could run code on loading.
+                    raise ValueError(
+                        f"{file}: holds an object array (pickled Python objects), which infoflow never loads; "
+                        "save x and y as numeric arrays"
+                    ) from None
+                reason = " ".join(str(error).split()) or type(error).__name__
+                raise ValueError(f"{file}: unreadable .npz ({reason})") from None
+            for name, array in (("x", x), ("y", y)):
+                if array is not None and array.dtype.kind in "fc" and not np.all(np.isfinite(array)):
+                    row = int(np.argwhere(~np.isfinite(array.reshape(len(array), -1)))[0, 0]) if array.ndim else 0
+                    raise ValueError(f"{file}: {name} must hold finite numbers; row {row} holds NaN or inf")
             try:
                 return cls(x, y)
             except ValueError as error:
@@ -143,14 +160,31 @@ class FiniteDataset(InputDistribution):
             raise ValueError(f"{file}: {len(header) * len(body)} entries; at most {MAX_ENTRIES} are allowed")
         if label_column is not None and label_column not in header:
             raise ValueError(f"{file}: label_column {label_column!r} is not a column; columns: {', '.join(header)}")
-        try:
-            table = np.array([[float(cell) for cell in row] for row in body if row], dtype=np.float64)
-        except ValueError as error:
-            raise ValueError(f"{file}: every cell below the header must be a number ({error})") from None
-        if table.ndim != 2 or table.shape[1] != len(header):
-            raise ValueError(f"{file}: every row must have {len(header)} cells, like the header")
+        table = np.empty((sum(1 for row in body if row), len(header)), dtype=np.float64)
+        filled = 0
+        for line, row in enumerate(body, start=2):  # line 1 is the header
+            if not row:
+                continue  # a blank line
+            if len(row) != len(header):
+                raise ValueError(f"{file}: line {line} has {len(row)} cells; the header has {len(header)}")
+            for column, cell in enumerate(row):
+                try:
+                    value = float(cell)
+                except ValueError:
+                    value = math.nan
+                if not math.isfinite(value):
+                    raise ValueError(
+                        f"{file}: line {line}, column {header[column]!r}: {cell.strip()!r} is not a finite number"
+                    )
+                table[filled, column] = value
+            filled += 1
+        if filled == 0:
+            raise ValueError(f"{file}: needs a header row and at least one data row")
         if label_column is None:
-            return cls(table)
+            try:
+                return cls(table)
+            except ValueError as error:
+                raise ValueError(f"{file}: {error}") from None
         label_index = header.index(label_column)
         labels = table[:, label_index]
         if np.all(labels == np.round(labels)):

@@ -43,6 +43,9 @@ class EntropyEstimate:
         the neighbour cut-off and the exponent clamp; ~1e-13 or less at the default cut-off.
     algorithm : tuple of str
         Per set, the kernel-sum algorithm used: "dense" or "cutoff".
+    target_met : Tensor of shape (B,), bool, or None
+        Per set, whether ``std_error`` is at most the target it was given (None when the
+        number of draws was fixed by the caller, ``n_noise``).
     """
 
     nats: torch.Tensor
@@ -51,6 +54,7 @@ class EntropyEstimate:
     n_evaluations: torch.Tensor | None = None
     truncation_bound: torch.Tensor | None = None
     algorithm: tuple[str, ...] = ()
+    target_met: torch.Tensor | None = None
 
 
 def gaussian_entropy(dim: int, beta: float) -> float:

@@ -50,6 +50,13 @@ ALGORITHMS = ("auto", "dense", "cutoff")
 # draws estimate a variance to ~6 % (Gaussian case); SAFETY covers that so the target is met.
 PILOT_EVALUATIONS = 512
 SAFETY = 1.15
+# The pilot's variance can still be low by more than SAFETY covers (a heavy-tailed L): after the
+# main pass, a set whose standard error misses its target gets more points, sized from the
+# variance of all its points so far (at least TOP_UP_SHARE more), for up to MAX_TOP_UPS rounds.
+# A set that still misses (or whose truncation bound alone exceeds the target) is reported in
+# ``EntropyEstimate.target_met``.
+MAX_TOP_UPS = 4
+TOP_UP_SHARE = 0.1
 # Further rounds give each set of a group the same number of points: needs are rounded up to the
 # grid 2^(k/4) (<= 19 % more than needed) so that a few groups cover any batch without a loop over sets.
 GROUPS_PER_OCTAVE = 4
@@ -357,15 +364,18 @@ def monte_carlo_entropy(
             per_point = variance * evaluator.moments.count
             needed = torch.ceil(SAFETY * per_point / target**2) - evaluator.moments.count
             _extend(evaluator, needed)
+            _top_up(evaluator, target, control_variate)
             reported_m = math.ceil(float(evaluator.moments.count.max()) / n)
     finally:
         evaluator.close()
     offset, variance = evaluator.moments.estimate(control_variate)
     constant = math.log(n) + 0.5 * dim * math.log(2 * math.pi * beta**2) + 0.5 * dim
     bound = evaluator.moments.bound
+    std_error = variance.sqrt() + bound
     return EntropyEstimate(
         nats=constant + offset,
-        std_error=variance.sqrt() + bound,
+        std_error=std_error,
+        target_met=None if n_noise is not None else std_error <= target,
         n_noise=reported_m,
         n_evaluations=evaluator.moments.count.to(torch.int64),
         truncation_bound=bound,
@@ -386,3 +396,19 @@ def _extend(evaluator: _Evaluator, needed: torch.Tensor) -> None:
     for size in torch.unique(sizes[positive]).tolist():
         sets = torch.nonzero(sizes == size).reshape(-1)
         evaluator.run(sets, int(size), stratified=False)
+
+
+def _top_up(evaluator: _Evaluator, target: torch.Tensor, control_variate: bool) -> None:
+    """Give every set whose standard error still exceeds ``target`` (shape (B,)) more points."""
+    for _ in range(MAX_TOP_UPS):
+        _, variance = evaluator.moments.estimate(control_variate)
+        count = evaluator.moments.count
+        # The truncation bound is a bias, not noise: the noise must fit in what it leaves.
+        room = target - evaluator.moments.bound
+        missing = (variance.sqrt() > room) & (room > 0)
+        if not bool(missing.any()):
+            return
+        per_point = variance * count
+        needed = torch.ceil(SAFETY * per_point / room.clamp(min=1e-300) ** 2) - count
+        needed = torch.maximum(needed, torch.ceil(TOP_UP_SHARE * count))
+        _extend(evaluator, torch.where(missing, needed, torch.zeros_like(needed)))

@@ -35,6 +35,7 @@ from infoflow.runs.folder import OpenRunFolder, RunStart
 from infoflow.runs.records import EpochRecord
 from infoflow.runs.writer import RunWriter, best_effort
 from infoflow.threads import torch_threads
+from infoflow.training.data_checks import check_dataset_inputs
 from infoflow.training.build import (
     build_inputs,
     build_labels,
@@ -152,6 +153,7 @@ def run_experiment(
     run_dir = Path(run_dir)
     # Everything that can be refused is refused before the folder is touched.
     check_config_limits(config)
+    check_dataset_inputs(config)  # a data set file is read and checked against the config here
     build_network(config.network, config.seeds[0])
     build_labels(config.labels)
     bar = RunProgress(progress, config.name, config.seeds, config.training.epochs)

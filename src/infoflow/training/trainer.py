@@ -159,6 +159,10 @@ class Trainer:
                 train_rows, test_rows = order[:n_train], order[n_train:]
             else:
                 train_rows = test_rows = torch.arange(len(rows))
+            if training.train_size > len(train_rows):
+                raise ValueError(
+                    f"training.train_size = {training.train_size} exceeds the data set's {len(train_rows)} training rows"
+                )
             self.train_inputs, self.train_labels = rows[train_rows], targets[train_rows]
             self.test_inputs, self.test_labels = rows[test_rows], targets[test_rows]
         else:

@@ -73,12 +73,12 @@ def test_report_lists_each_experiment_with_figures_claims_and_times(tmp_path):
         assert "fig2/figures/overview.png" in text and "fig2/figures/density_layer1.png" in text
         assert "C6 does not reproduce (0/1 seeds pass)" in text and "end I=0.50" in text
         assert "C1 reproduces (1/1 seeds pass)" in text
-        assert "12.5 s" in text and "3.3 s" in text  # manifest time for fig2, the argument's for fig6
+        assert "compute time 12.5 s" in text and "compute time 3.3 s" in text  # manifest (fig2), argument (fig6)
         assert "2 of 3 claim checks pass" in text
     assert "<angle> &amp; pipe" not in markdown and "pipe \\| signs" in markdown
     assert "&lt;angle&gt; &amp; pipe | signs" in page and "<angle>" not in page
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    assert sorted(p.name for p in out.iterdir()) == ["fig2", "fig6", "report.html", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [".infoflow-written.json", "fig2", "fig6", "report.html", "report.md"]
 
 
 def test_report_from_real_checks_and_a_missing_run(tmp_path):

@@ -98,15 +98,18 @@ def test_reproducing_a_subset_keeps_the_other_experiments_in_the_report(short_co
 def test_reproduce_runs_through_the_sweep_executor(
     short_configs: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import infoflow.sweeps.seeds as seeds_module
+
     calls = []
-    real_run_tasks = reproduce_module.run_tasks
+    real_run_tasks = seeds_module.run_tasks
 
     def spy(tasks, **kwargs):  # noqa: ANN001, ANN202 - records what reproduce asks for
         calls.append(([task.label for task in tasks], [task.config.seeds for task in tasks], kwargs))
         return real_run_tasks(tasks, **kwargs)
 
-    monkeypatch.setattr(reproduce_module, "run_tasks", spy)
+    monkeypatch.setattr(seeds_module, "run_tasks", spy)
     reproduce_module.reproduce(["fig2"], tmp_path / "seed", seeds=3, jobs=1, progress=False)
-    # One task per experiment, all its seeds in one run folder, drawn on the worker.
-    assert calls == [(["fig2"], [(0, 1, 2)], calls[0][2])]
-    assert calls[0][2]["workers"] == 1 and calls[0][2]["plot"] is True
+    # One task per (experiment, seed), merged into one run folder, drawn after the merge.
+    assert calls == [(["fig2 seed 0", "fig2 seed 1", "fig2 seed 2"], [(0,), (1,), (2,)], calls[0][2])]
+    assert calls[0][2]["workers"] == 1 and calls[0][2]["plot"] is False
+    assert (tmp_path / "seed" / "fig2" / "figures" / "overview.png").is_file()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from infoflow.analysis.claims import outcome_of, tally
 from infoflow.config.loading import load_config, with_seeds
-from infoflow.files import write_atomically
+from infoflow.own_files import write_own_files
 from infoflow.papers.goldfeld2019.analysis import (
     CLUSTERING_MIN_NATS,
     COMPRESSION_MIN_NATS,
@@ -126,12 +126,8 @@ def reproduce_szt(
     )
     plot_run(run_dir)
     plot_szt(run_dir)
-    report = out / REPORT_NAME
-    text = report_text(run_dir)
-    if report.exists() and not report.read_text(encoding="utf-8", errors="replace").startswith(text.splitlines()[0]):
-        # Never overwrite a file this command did not write.
-        raise FileExistsError(f"{report} exists and was not written by infoflow; move it away or choose another --out")
-    write_atomically(report, text.encode("utf-8"))
+    # Never over a file infoflow did not write: then it goes beside it (szt_report-2.md, ...).
+    report = write_own_files(out, {REPORT_NAME: report_text(run_dir).encode("utf-8")})[REPORT_NAME]
     if progress:
         print(f"szt: done in {time.perf_counter() - started:.0f} s; report {report}", file=sys.stderr)
     return report

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infoflow.files import write_atomically
+from infoflow.own_files import write_own_files
 from infoflow.papers.kong2019.claims import ClaimResult
 
 TITLE = "infoflow: reproduction of the seed's Figures 2-6"
@@ -120,11 +120,24 @@ def _verdict(result: ClaimResult) -> str:
 
 def _time_text(summary: _RunSummary) -> str:
     if summary.seconds is None:
-        return "run time not recorded"
-    text = f"run time {summary.seconds:.1f} s"
+        return "compute time not recorded"
+    text = f"compute time {summary.seconds:.1f} s (training and measurement, all seeds)"
     if summary.per_epoch_seconds is not None:
         text += f" ({1000 * summary.per_epoch_seconds:.1f} ms per epoch)"
     return text
+
+
+def times_sentence(compute_seconds: float | None, wall_seconds: float | None) -> str | None:
+    """Return the report's sentence on time: this command's wall time and the runs' compute time."""
+    parts = []
+    if wall_seconds is not None:
+        parts.append(f"Wall time of this command: {wall_seconds:.1f} s.")
+    if compute_seconds is not None:
+        parts.append(
+            f"Compute time of the experiments: {compute_seconds:.1f} s (training and measurement, summed over "
+            "seeds and workers, from each run's manifest; a run reused from disk counts its original time)."
+        )
+    return " ".join(parts) or None
 
 
 def _experiment_order(run_dirs: Mapping[str, Path], results: Sequence[ClaimResult]) -> list[str]:
@@ -145,14 +158,14 @@ def _cell(text: str) -> str:
 def _markdown(
     summaries: dict[str, _RunSummary | None],
     grouped: dict[str, list[ClaimResult]],
-    total_seconds: float | None,
+    total_seconds: str | None,
 ) -> str:
     all_results = [result for results in grouped.values() for result in results]
     passed = sum(result.passed for result in all_results)
     lines = [f"# {TITLE}", "", INTRODUCTION, ""]
     lines += [f"**Summary: {passed} of {len(all_results)} claim checks pass.**", ""]
-    if total_seconds is not None:
-        lines += [f"Total run time: {total_seconds:.1f} s.", ""]
+    if total_seconds:
+        lines += [total_seconds, ""]
     lines += ["| Experiment | Claim | Result | Seeds passing |", "|---|---|---|---|"]
     for name, results in grouped.items():
         for result in results:
@@ -203,7 +216,7 @@ def _h(text: Any) -> str:
 def _html(
     summaries: dict[str, _RunSummary | None],
     grouped: dict[str, list[ClaimResult]],
-    total_seconds: float | None,
+    total_seconds: str | None,
 ) -> str:
     all_results = [result for results in grouped.values() for result in results]
     passed = sum(result.passed for result in all_results)
@@ -227,8 +240,8 @@ def _html(
         f"<p>{introduction}</p>",
         f"<p><strong>Summary: {passed} of {len(all_results)} claim checks pass.</strong></p>",
     ]
-    if total_seconds is not None:
-        parts.append(f"<p>Total run time: {total_seconds:.1f} s.</p>")
+    if total_seconds:
+        parts.append(f"<p>{_h(total_seconds)}</p>")
     parts.append("<table><tr><th>Experiment</th><th>Claim</th><th>Result</th><th>Seeds passing</th></tr>")
     for name, results in grouped.items():
         for result in results:
@@ -278,6 +291,7 @@ def write_report(
     run_dirs: Mapping[str, str | Path],
     results: Sequence[ClaimResult],
     timings: Mapping[str, Any] | None = None,
+    wall_seconds: float | None = None,
 ) -> tuple[Path, Path]:
     """Write DIR/report.md and DIR/report.html; return their paths.
 
@@ -290,7 +304,10 @@ def write_report(
     results : sequence of ClaimResult
         From :func:`infoflow.papers.kong2019.claims.check_claims`, grouped into sections by ``experiment``.
     timings : mapping of experiment name to seconds (or to a dict with "total"), optional
-        Run times; default each run's manifest ``timings_s``.
+        Compute times; default each run's manifest ``timings_s`` (training and measurement,
+        summed over seeds and over every process that worked on the run).
+    wall_seconds : float, optional
+        The wall-clock time of the command writing the report, stated beside the compute times.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -304,9 +321,14 @@ def write_report(
     recorded = [
         summary.seconds for summary in summaries.values() if summary is not None and summary.seconds is not None
     ]
-    total_seconds = sum(recorded) if recorded else None
+    total_seconds = times_sentence(sum(recorded) if recorded else None, wall_seconds)
 
-    markdown_path, html_path = out_dir / "report.md", out_dir / "report.html"
-    write_atomically(markdown_path, _markdown(summaries, grouped, total_seconds).encode())
-    write_atomically(html_path, _html(summaries, grouped, total_seconds).encode())
-    return markdown_path, html_path
+    # Never over a report infoflow did not write: then the pair goes beside it (report-2.md, ...).
+    written = write_own_files(
+        out_dir,
+        {
+            "report.md": _markdown(summaries, grouped, total_seconds).encode(),
+            "report.html": _html(summaries, grouped, total_seconds).encode(),
+        },
+    )
+    return written["report.md"], written["report.html"]

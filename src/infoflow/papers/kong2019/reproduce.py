@@ -3,10 +3,13 @@
 ``reproduce(["fig2", ...], "runs/seed")`` writes ``runs/seed/fig2`` ... (each a run folder) and
 ``runs/seed/report.md`` + ``report.html``. The runs go through the sweep machinery
 (:func:`infoflow.sweeps.executor.run_tasks`: a Dask LocalCluster, or a running Dask cluster):
-one task per experiment, all its seeds in one run folder, so the claims (checked per run folder,
-seed by seed) report k of K seeds. Run folders already complete are reused, partial ones are
-resumed from their checkpoints, so an interrupted reproduction is finished by running the same
-command again; nothing already on disk is overwritten.
+one task per (experiment, seed), merged into one run folder per experiment
+(:mod:`infoflow.sweeps.seeds`), so the claims (checked per run folder, seed by seed) report k of
+K seeds. Run folders already complete are reused, partial ones are resumed from their
+checkpoints, so an interrupted reproduction is finished by running the same command again;
+nothing already on disk is overwritten, and a report infoflow did not write stays (the new one
+goes beside it, :mod:`infoflow.own_files`). The report states this command's wall time and each
+run's compute time, as measured.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ from infoflow.config.schema import load_config, shipped_experiments, with_seeds
 from infoflow.papers.kong2019.claims import CLAIMS_BY_EXPERIMENT, ClaimResult, check_claims
 from infoflow.papers.kong2019.report import write_report
 from infoflow.plots.run_figures import plot_run
+from infoflow.sweeps.executor import RunsFailed, RunTask, is_complete
+from infoflow.sweeps.seeds import run_experiments
 from infoflow.training.experiment import check_resumable
-from infoflow.sweeps.executor import RunsFailed, RunTask, is_complete, run_tasks
 
 # A run's figure the report shows inline; a reused run lacking it gets its figures drawn again.
 OVERVIEW_FIGURE = Path("figures") / "overview.png"
@@ -68,6 +72,7 @@ def reproduce(
     RunsFailed
         Some experiments failed (diverged, say); the report covers the others.
     """
+    started = time.perf_counter()  # the wall time the report states
     available = shipped_experiments()
     # By default the seed's figures (the experiments with claims); other shipped ones when named.
     names = list(names) if names else [name for name in CLAIMS_BY_EXPERIMENT if name in available]
@@ -89,22 +94,18 @@ def reproduce(
     if progress:
         where = scheduler or f"{min(len(configs), jobs or os.cpu_count() or 1)} local workers"
         print(f"running {', '.join(configs)} on {where} into {out}", file=sys.stderr, flush=True)
-    started = time.perf_counter()
     tasks = [RunTask(name, config, out / name) for name, config in configs.items()]
-    outcomes = run_tasks(
+    outcomes = run_experiments(
         tasks, scheduler=scheduler, workers=jobs, progress=progress, command=command, plot=True, name="reproduce"
     )
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
     results_by_name: dict[str, list[ClaimResult]] = {}
-    timings: dict[str, float] = {}
     for outcome in outcomes:
         if outcome.status == "failed":
             continue  # no complete records to check; its folder keeps what it has for a rerun
         if outcome.status == "reused" and not (outcome.run_dir / OVERVIEW_FIGURE).is_file():
             plot_run(outcome.run_dir)
         results_by_name[outcome.label] = check_claims(outcome.run_dir)
-        if outcome.seconds is not None:
-            timings[outcome.label] = outcome.seconds
 
     # The report covers every finished experiment in ``out``, so reproducing a subset into a folder
     # that holds the others adds to its report instead of shrinking it.
@@ -114,7 +115,8 @@ def reproduce(
     order = [name for name in available if name in results_by_name]
     run_dirs = {name: out / name for name in order}
     results = [result for name in order for result in results_by_name[name]]
-    markdown, _ = write_report(out, run_dirs, results, timings=timings)
+    # Times as measured: this command's wall time, and each run's compute time from its manifest.
+    markdown, _ = write_report(out, run_dirs, results, wall_seconds=time.perf_counter() - started)
     if progress:
         passed = sum(result.passed for result in results)
         print(
