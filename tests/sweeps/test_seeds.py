@@ -56,7 +56,7 @@ def test_which_runs_split(tmp_path: Path) -> None:
     (tmp_path / "partial").mkdir()
     (tmp_path / "partial" / "manifest.json").write_text("{}")
     assert not splits_by_seed(tiny(2), tmp_path / "partial")  # resumed as one task
-    auto = dataclasses.replace(tiny(2), density=dataclasses.replace(tiny(2).density, limits=("auto",)))
+    auto = dataclasses.replace(tiny(2), estimation=tiny(2).estimation.replace(density_limits=("auto",)))
     assert not splits_by_seed(auto, tmp_path / "new")  # the first seed's grid serves all: coupled
 
 
