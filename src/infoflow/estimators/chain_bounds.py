@@ -63,16 +63,19 @@ class Located:
 def locate(estimate: float, lower: float, upper: float, target_error: float) -> Located:
     """Return the point estimate for one layer, inside [lower, upper].
 
-    SP's estimate is kept (clipped into the bounds) when it is within ``target_error`` of both
-    bounds: then it is within that of the truth wherever the bounds hold ("sp"). Else the midpoint,
-    when the bounds are at most 2 target_error apart ("midpoint"), else SP's estimate clipped,
-    flagged unresolved ("sp-clipped"). Crossed bounds (some stochastic bound failed) are reported
-    as the interval between them.
+    The estimator's value is kept where the bounds hold it ("sp"): its error is then at most its
+    larger distance to a bound. Where the bounds exclude it (an artefact, e.g. a layer whose
+    samples are all apart at the beta scale), the midpoint replaces it when that is within
+    ``target_error`` of both bounds ("midpoint"), else it is clipped onto the nearer bound
+    ("sp-clipped"). ``resolved``: the reported value is within ``target_error`` of both bounds,
+    hence of the truth wherever the bounds hold. Crossed bounds (some stochastic bound failed)
+    are reported as the interval between them.
     """
     low, high = min(lower, upper), max(lower, upper)
-    clipped = min(max(estimate, low), high)
-    if max(clipped - low, high - clipped) <= target_error:
-        return Located(clipped, low, high, True, "sp")
-    if (high - low) / 2 <= target_error:
-        return Located(0.5 * (low + high), low, high, True, "midpoint")
-    return Located(clipped, low, high, False, "sp-clipped")
+    if low <= estimate <= high:
+        value, source = estimate, "sp"
+    elif (high - low) / 2 <= target_error:
+        value, source = 0.5 * (low + high), "midpoint"
+    else:
+        value, source = min(max(estimate, low), high), "sp-clipped"
+    return Located(value, low, high, max(value - low, high - value) <= target_error, source)

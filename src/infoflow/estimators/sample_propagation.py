@@ -95,7 +95,8 @@ class InformationMeasurement:
         wherever the bounds hold.
     mi_input_source : list of str or None
         How ``mi_input`` was chosen: "sp" (the estimator, possibly clipped onto a bound),
-        "midpoint" (of bounds at most 2 target_error apart), "sp-clipped" (unresolved).
+        "midpoint" (the estimator fell outside its bounds; the midpoint of bounds at most
+        2 target_error apart replaces it), "sp-clipped" (outside, clipped onto the nearer bound).
     mi_label_lower, mi_label_upper, mi_label_resolved, mi_label_std_error, mi_label_source :
         The same for I(T_l;Y), or None without labels.
     target_error : float
