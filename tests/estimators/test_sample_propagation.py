@@ -129,7 +129,7 @@ def test_linear_gaussian_one_layer_matches_closed_form():
 def test_layer_one_conditional_is_the_closed_form():
     # For a 1-layer network, I(X;T_1) = SP h(T_1) of the returned samples - (d/2) log(2 pi e beta^2).
     net = set_weights(seed_network("tanh"), [2.0], [0.1])
-    measurement = measure_information(net, Gaussian(0.0, 0.25), n_samples=500, n_inputs=7, seed=3)
+    measurement = measure_information(net, Gaussian(0.0, 0.25), n_samples=500, n_inputs=7, seed=3, bounds=False)
     h_marginal = sp_entropy(measurement.clean_samples[0], BETA)
     assert measurement.conditional_entropy[0] == gaussian_entropy(1, BETA)
     assert measurement.mi_input[0] == pytest.approx(h_marginal - gaussian_entropy(1, BETA), abs=1e-12)
@@ -215,7 +215,7 @@ def test_deep_conditional_and_exact_support_weights_against_quadrature():
     set_weights(net, [1.0, 10.0], [0.0, 0.0])
     inputs = WeightedDiscrete([0.0, 3.0], [0.9, 0.1])
     n_conditional = 20_000
-    measurement = measure_information(net, inputs, n_samples=200, n_conditional=n_conditional, seed=4)
+    measurement = measure_information(net, inputs, n_samples=200, n_conditional=n_conditional, seed=4, bounds=False)
     z_step = 0.01
     z = np.arange(-9.0, 9.0 + z_step / 2, z_step)
     reference = SmoothedReference(np.tanh(10 * BETA * z), np.exp(-0.5 * z**2), BETA)
@@ -223,7 +223,7 @@ def test_deep_conditional_and_exact_support_weights_against_quadrature():
     h_single = gaussian_entropy(1, BETA)
     assert 0.9 * low + 0.1 * h_single - QUADRATURE_ERROR <= measurement.conditional_entropy[1]
     assert measurement.conditional_entropy[1] <= 0.9 * high + 0.1 * h_single + QUADRATURE_ERROR
-    # Discrete X: the expectation is exact, so no Monte-Carlo standard error is reported.
+    # Discrete X: the expectation is exact, so without bounds no Monte-Carlo standard error is reported.
     assert measurement.mi_input_std_error[1] == 0.0
     assert measurement.mi_input[1] == pytest.approx(
         measurement.entropy[1] - measurement.conditional_entropy[1], abs=1e-12
@@ -249,7 +249,7 @@ def test_one_batched_forward_pass_and_one_entropy_call_per_layer(monkeypatch):
 
     net.layer_clean = counting_layer_clean  # type: ignore[method-assign]
     monkeypatch.setattr(estimators, "sp_entropy", counting_sp_entropy)
-    measure_information(net, Gaussian(0.0, 0.25), n_samples=100, n_conditional=30, n_inputs=20, seed=0)
+    measure_information(net, Gaussian(0.0, 0.25), n_samples=100, n_conditional=30, n_inputs=20, seed=0, bounds=False)
     assert sorted(layer_calls) == sorted([(0, (100, 1)), (1, (100, 1)), (0, (600, 1)), (1, (600, 1))])
     # h(T_1), h(T_2) on (1, 100, 1); E h(T_2|X) in one call on all 20 conditionals.
     assert sorted(entropy_batches) == sorted([(1, 100, 1), (1, 100, 1), (20, 30, 1)])

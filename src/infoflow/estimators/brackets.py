@@ -47,7 +47,7 @@ from infoflow.estimators.fresh_draws import decodable_support, derived_generator
 
 # Centres at which SP's influence function is evaluated for h(T_l), and in all for the conditionals.
 INFLUENCE_ROWS = 256
-INFLUENCE_POINTS = 8192
+INFLUENCE_POINTS = 4096
 # The pooled conditional mixture q for h(T_l)'s upper bound keeps at most this many centres.
 POOL_MAX = 20_000
 # Draws per support row for the decoder's row means mu_r (layers >= 2; layer 1's S_1 is exact).

@@ -42,7 +42,8 @@ def _row_log_posterior(t: torch.Tensor, means: torch.Tensor, log_prior: torch.Te
     """Return log q(r|t) for every pair and row: (m, k)."""
     logits = t @ means.T - 0.5 * means.square().sum(-1) - 0.5 * t.square().sum(-1, keepdim=True)
     logits = logits / sigma2 + log_prior
-    return logits - torch.logsumexp(logits, dim=-1, keepdim=True)
+    top = logits.amax(dim=-1, keepdim=True)
+    return logits - (logits - top).exp().sum(-1, keepdim=True).log() - top
 
 
 def finite_decoder_losses(
