@@ -164,18 +164,20 @@ def regression_decoder_losses(
     -------
     Tensor of shape (m_eval,), float64, nats
     """
-    xb, tb = x_build.reshape(x_build.shape[0], -1).to(torch.float64), t_build.to(torch.float64)
-    xe, te = x_eval.reshape(x_eval.shape[0], -1).to(torch.float64), t_eval.to(torch.float64)
+    tb, te = t_build.to(torch.float64), t_eval.to(torch.float64)
+    xb = x_build.reshape(x_build.shape[0], -1).to(tb)
+    xe = x_eval.reshape(x_eval.shape[0], -1).to(tb)
+    eye = lambda size: torch.eye(size, dtype=torch.float64, device=tb.device)  # noqa: E731
     t_mean, x_mean = tb.mean(0), xb.mean(0)
     tc, xc = tb - t_mean, xb - x_mean
     # Ridge of 1e-9 of the mean variance keeps a rank-deficient T solvable; any A gives a valid bound.
     gram = tc.T @ tc
     ridge = 1e-9 * float(torch.diagonal(gram).mean().clamp(min=1e-300))
-    coefficients = torch.linalg.solve(gram + ridge * torch.eye(gram.shape[0], dtype=torch.float64), tc.T @ xc)
+    coefficients = torch.linalg.solve(gram + ridge * eye(gram.shape[0]), tc.T @ xc)
     residual = xc - tc @ coefficients
     dim = xb.shape[1]
     covariance = residual.T @ residual / max(1, xb.shape[0] - tb.shape[1] - 1)
-    covariance += 1e-12 * float(torch.diagonal(covariance).mean().clamp(min=1e-300)) * torch.eye(dim, dtype=torch.float64)
+    covariance += 1e-12 * float(torch.diagonal(covariance).mean().clamp(min=1e-300)) * eye(dim)
     factor = torch.linalg.cholesky(covariance)
     error = (xe - x_mean) - (te - t_mean) @ coefficients
     solved = torch.linalg.solve_triangular(factor, error.T, upper=False)
