@@ -25,7 +25,7 @@ from scipy.special import log_ndtr, logsumexp
 from infoflow.data.distributions import DiscreteUniform, Gaussian, InputDistribution
 from infoflow.data.labels import ThresholdLabels
 from infoflow.entropy import gaussian_entropy, sp_entropy
-from infoflow.estimators import sample_propagation as estimators
+from infoflow.estimators import sp_estimates
 from infoflow.estimators.bounds import binned_entropy, pairwise_distance_entropy
 from infoflow.estimators.sample_propagation import (
     ESTIMATORS,
@@ -252,8 +252,10 @@ def test_one_batched_forward_pass_and_one_entropy_call_per_layer(monkeypatch):
         return sp_entropy(samples, beta, **options)
 
     net.layer_clean = counting_layer_clean  # type: ignore[method-assign]
-    monkeypatch.setattr(estimators, "sp_entropy", counting_sp_entropy)
-    measure_information(net, Gaussian(0.0, 0.25), n_samples=100, n_conditional=30, n_inputs=20, seed=0, bounds=False)
+    monkeypatch.setattr(sp_estimates, "sp_entropy", counting_sp_entropy)
+    measure_information(
+        net, Gaussian(0.0, 0.25), n_samples=100, n_conditional=30, n_inputs=20, seed=0, bounds=False
+    )
     assert sorted(layer_calls) == sorted([(0, (100, 1)), (1, (100, 1)), (0, (600, 1)), (1, (600, 1))])
     # h(T_1), h(T_2) on (1, 100, 1); E h(T_2|X) in one call on all 20 conditionals.
     assert sorted(entropy_batches) == sorted([(1, 100, 1), (1, 100, 1), (20, 30, 1)])

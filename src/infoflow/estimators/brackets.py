@@ -142,7 +142,9 @@ def information_brackets(
         main_class, fresh_class = _class_indices(draws.labels, fresh.labels)
         if support is not None:
             row_labels = labels(support[0]) if labels is not None else inputs.y
-            main_class, fresh_class, row_classes = _class_indices(draws.labels, fresh.labels, torch.as_tensor(row_labels))
+            main_class, fresh_class, row_classes = _class_indices(
+                draws.labels, fresh.labels, torch.as_tensor(row_labels)
+            )
             class_prior = torch.zeros(int(row_classes.max()) + 1, dtype=torch.float64)
             class_prior.scatter_add_(0, row_classes, support[1])
             label_entropy = entropy_of_probabilities(class_prior)

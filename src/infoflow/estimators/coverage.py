@@ -206,9 +206,13 @@ def coverage_study(names: list[str] | None = None, seeds: int = 20, **settings: 
 
 def format_table(rows: list[CoverageRow]) -> str:
     """Return the rows as a Markdown table."""
-    lines = ["| case | layer | truth (nats) | held | mean width | max width | s/seed |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| case | layer | truth (nats) | held | mean width | max width | s/seed |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for row in rows:
-        truth = f"{row.truth_low:.3f}" if row.truth_high - row.truth_low < 5e-4 else f"[{row.truth_low:.3f}, {row.truth_high:.3f}]"
+        exact = row.truth_high - row.truth_low < 5e-4
+        truth = f"{row.truth_low:.3f}" if exact else f"[{row.truth_low:.3f}, {row.truth_high:.3f}]"
         lines.append(f"| {row.case} | {row.layer} | {truth} | {row.held}/{row.seeds} | {row.mean_width:.3f} | "
                      f"{row.max_width:.3f} | {row.seconds_per_seed:.2f} |")
     return "\n".join(lines)

@@ -38,21 +38,11 @@ import torch
 from torch import nn
 
 from infoflow.data.distributions import InputDistribution
-from infoflow.entropy import gaussian_entropy, sp_entropy
-from infoflow.estimators.bounds import PAIRWISE_OF_ESTIMATOR, binned_entropy, pairwise_distance_entropy
-from infoflow.estimators.brackets import Brackets, LayerSP, information_brackets
+from infoflow.estimators.brackets import Brackets, information_brackets
 from infoflow.estimators.chain_bounds import apply_chain, locate
-from infoflow.estimators.confidence import ALPHA, Estimate
-from infoflow.estimators.draws import (
-    Conditionals,
-    Draws,
-    check_inputs,
-    check_sizes,
-    draw_samples,
-    label_classes,
-    make_generators,
-    network_device,
-)
+from infoflow.estimators.confidence import ALPHA
+from infoflow.estimators.draws import Draws, check_inputs, check_sizes, draw_samples, make_generators, network_device
+from infoflow.estimators.sp_estimates import Estimates, estimate_all
 from infoflow.models.mlp import NoisyMLP
 from infoflow.models.noise import GaussianNoise, evaluation_mode
 from infoflow.validation import integer_at_least
@@ -198,45 +188,12 @@ def is_chain(net: nn.Module) -> bool:
     if not isinstance(net, nn.Sequential):
         return False
     for child in net.children():
-        if isinstance(child, (GaussianNoise, NoisyMLP)) or not any(isinstance(m, GaussianNoise) for m in child.modules()):
+        noiseless = not any(isinstance(module, GaussianNoise) for module in child.modules())
+        if noiseless or isinstance(child, (GaussianNoise, NoisyMLP)):
             continue
         if not is_chain(child):
             return False
     return True
-
-
-@dataclass(frozen=True)
-class _Entropies:
-    """Entropies of a batch of point sets by one estimator: values (B,) and standard errors (B,)."""
-
-    nats: torch.Tensor
-    std_error: torch.Tensor
-
-
-def _set_entropies(
-    estimator: str,
-    clean: torch.Tensor,
-    noisy: torch.Tensor,
-    beta: float,
-    bin_size: float,
-    generator: torch.Generator,
-    target_std_error: float = 0.01,
-) -> _Entropies:
-    """Return each set's entropy by ``estimator``; clean and noisy of shape (B, n, d).
-
-    ``target_std_error`` (nats) is the Monte-Carlo standard error aimed at per set where the
-    engine integrates by Monte Carlo (d > 2); quadrature is exact and ignores it.
-    """
-    if estimator == "sp":
-        nats, std_error = sp_entropy(
-            clean, beta, generator=generator, return_std_error=True, target_std_error=target_std_error
-        )
-        return _Entropies(nats.reshape(-1), std_error.reshape(-1))
-    if estimator == "binning":
-        nats = binned_entropy(noisy, bin_size)
-    else:
-        nats = pairwise_distance_entropy(clean, beta, PAIRWISE_OF_ESTIMATOR[estimator])
-    return _Entropies(nats, torch.zeros_like(nats))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -351,7 +308,9 @@ def measure_information(
         projected = (time.perf_counter() - round_start) * GROWTH_FACTOR**2
         if met or elapsed + projected > time_limit_s:
             return replace(result, target_met=met)
-        grown = replace(plan, n_samples=plan.n_samples * GROWTH_FACTOR, n_conditional=plan.n_conditional * GROWTH_FACTOR)
+        grown = replace(
+            plan, n_samples=plan.n_samples * GROWTH_FACTOR, n_conditional=plan.n_conditional * GROWTH_FACTOR
+        )
         try:
             check_sizes(net, inputs, grown.n_samples, grown.n_conditional, grown.n_inputs)
         except ValueError:
@@ -407,7 +366,9 @@ def _measure_once(
             n_inputs=plan.n_inputs, stratified=plan.stratified, needs_layer_one="binning" in names,
             noise_generator=noise_generator, input_generator=input_generator, device=plan.device,
         )
-        estimates = _estimate_all(names, draws, plan, noise_generator)
+        estimates = estimate_all(
+            names, draws, bin_size=plan.bin_size, target_std_error=plan.target_std_error, generator=noise_generator
+        )
         brackets = None
         if plan.bounds:
             brackets = information_brackets(
@@ -416,65 +377,8 @@ def _measure_once(
     return _result(plan, draws, estimates, brackets, target_error)
 
 
-@dataclass(frozen=True)
-class _Estimates:
-    """Every estimator's values on one set of draws (per layer lists; nats)."""
-
-    mi_input: dict[str, list[float]]
-    mi_label: dict[str, list[float]] | None
-    entropy: list[float]
-    conditional_entropy: list[float]
-    monte_carlo_se: list[float]
-    sp_layers: list[LayerSP]
-
-
-def _estimate_all(names: tuple[str, ...], draws: Draws, plan: _Plan, generator: torch.Generator) -> _Estimates:
-    """Return I(X;T_l), I(T_l;Y) and the entropies by every estimator in ``names`` (the primary first)."""
-    unconditional, conditional = draws.unconditional, draws.conditional
-    n = plan.n_samples
-    class_index, n_classes = (
-        label_classes(draws.labels, n, plan.device) if draws.labels is not None else (None, 0)
-    )
-    # Monte-Carlo error budget of each I(X;T_l): half its variance to h(T_l), half to the weighted
-    # mean of the conditionals (Var = sum_x w_x^2 SE_x^2).
-    marginal_target = plan.target_std_error / math.sqrt(2.0)
-    conditional_target = marginal_target / float(conditional.weights.square().sum().sqrt())
-    mi_input: dict[str, list[float]] = {name: [] for name in names}
-    mi_label: dict[str, list[float]] = {name: [] for name in names}
-    entropy, conditional_entropy, monte_carlo_se, sp_layers = [], [], [], []
-    for layer in range(unconditional.n_layers):
-        clean, noisy = unconditional.clean[layer], unconditional.noisy[layer]
-        beta = unconditional.betas[layer]
-        for name in names:
-            marginal = _set_entropies(name, clean.unsqueeze(0), noisy.unsqueeze(0), beta, plan.bin_size, generator, marginal_target)
-            given_x, per_input = _expected_conditional_entropy(name, layer, clean.shape[-1], beta, conditional, plan.bin_size, generator, conditional_target)
-            mi_input[name].append(float(marginal.nats[0]) - given_x[0])
-            classes = None
-            if class_index is not None:
-                classes = []
-                for label_class in range(n_classes):
-                    members = class_index == label_class
-                    part = _set_entropies(name, clean[members].unsqueeze(0), noisy[members].unsqueeze(0), beta, plan.bin_size, generator, marginal_target)
-                    classes.append((float(members.sum()) / n, float(part.nats[0]), float(part.std_error[0]), members))
-                mi_label[name].append(float(marginal.nats[0]) - sum(share * value for share, value, _, _ in classes))
-            if name == names[0]:
-                entropy.append(float(marginal.nats[0]))
-                conditional_entropy.append(given_x[0])
-                monte_carlo_se.append(math.hypot(float(marginal.std_error[0]), given_x[1]))
-            if name == "sp":
-                sp_layers.append(LayerSP(
-                    marginal=Estimate(float(marginal.nats[0]), float(marginal.std_error[0])),
-                    per_input=None if per_input is None else per_input.nats,
-                    per_input_se=None if per_input is None else per_input.std_error,
-                    conditional=given_x[0],
-                    classes=classes,
-                ))
-    return _Estimates(mi_input, mi_label if class_index is not None else None, entropy, conditional_entropy,
-                      monte_carlo_se, sp_layers)
-
-
 def _result(
-    plan: _Plan, draws: Draws, estimates: _Estimates, brackets: Brackets | None, target_error: float
+    plan: _Plan, draws: Draws, estimates: Estimates, brackets: Brackets | None, target_error: float
 ) -> InformationMeasurement:
     """Assemble the measurement: the primary estimates placed inside their bounds."""
     primary = plan.estimators[0]
@@ -533,37 +437,6 @@ def _check_target(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
         raise ValueError(f"target_std_error must be a positive finite number of nats; got {value!r}")
     return float(value)
-
-
-def _expected_conditional_entropy(
-    estimator: str,
-    layer: int,
-    width: int,
-    beta: float,
-    conditional: Conditionals,
-    bin_size: float,
-    generator: torch.Generator,
-    target_std_error: float,
-) -> tuple[tuple[float, float], _Entropies | None]:
-    """Return ((E_X h(T_l|X), its Monte-Carlo SE), the per-input entropies or None) for 0-based ``layer``."""
-    if layer == 0 and estimator != "binning":
-        # T_1 | X=x = S_1(x) + Z_1 is exactly N(S_1(x), beta^2 I): S_1 is a function of x.
-        return (gaussian_entropy(width, beta), 0.0), None
-    assert conditional.clean is not None and conditional.noisy is not None
-    per_input = _set_entropies(
-        estimator, conditional.clean[layer], conditional.noisy[layer], beta, bin_size, generator, target_std_error
-    )
-    weights = conditional.weights
-    expected = float((weights * per_input.nats).sum())
-    # Engine (Monte-Carlo integration) errors are independent across x.
-    variance = float((weights**2 * per_input.std_error**2).sum())
-    n_x = weights.numel()
-    if not conditional.is_exact and n_x > 1:
-        # Sampling error of the mean over the n_x draws of X, with the finite-population
-        # correction when a finite support was subsampled without replacement.
-        correction = 1.0 - n_x / conditional.population if conditional.population else 1.0
-        variance += float(per_input.nats.var(correction=1)) / n_x * correction
-    return (expected, math.sqrt(variance)), per_input
 
 
 def mutual_information(
