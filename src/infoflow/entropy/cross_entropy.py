@@ -27,8 +27,8 @@ import torch
 
 # Entries of one tile of kernel exponents (float64): 2**22 = 32 MiB, whatever n and m are.
 TILE_ENTRIES = 2**22
-# Gauss-Hermite nodes for psi in one dimension (exact for polynomials of degree < 40 in z).
-HERMITE_NODES = 20
+# Gauss-Hermite nodes for psi in one dimension (exact for polynomials of degree < 24 in z).
+HERMITE_NODES = 12
 
 
 def _log_sum_exp_(exponent: torch.Tensor) -> torch.Tensor:

@@ -46,7 +46,7 @@ from infoflow.estimators.draws import Draws
 from infoflow.estimators.fresh_draws import decodable_support, derived_generators, fresh_sample, repeated_outputs
 
 # Centres at which SP's influence function is evaluated for h(T_l), and in all for the conditionals.
-INFLUENCE_ROWS = 256
+INFLUENCE_ROWS = 128
 INFLUENCE_POINTS = 4096
 # The pooled conditional mixture q for h(T_l)'s upper bound keeps at most this many centres.
 POOL_MAX = 20_000
