@@ -47,9 +47,9 @@ from infoflow.estimators.fresh_draws import decodable_support, derived_generator
 
 # Centres at which SP's influence function is evaluated for h(T_l), and in all for the conditionals.
 INFLUENCE_ROWS = 128
-INFLUENCE_POINTS = 4096
+INFLUENCE_POINTS = 1024
 # The pooled conditional mixture q for h(T_l)'s upper bound keeps at most this many centres.
-POOL_MAX = 20_000
+POOL_MAX = 4096
 # Draws per support row for the decoder's row means mu_r (layers >= 2; layer 1's S_1 is exact).
 MEAN_DRAWS = 4
 # Building pairs for the decoders.
@@ -129,7 +129,7 @@ def information_brackets(
     n_x = conditional.weights.numel()
     fresh_conditional = None
     if n_layers > 1:
-        repeats = max(2, min(conditional.clean[0].shape[1], math.ceil(2 * n / n_x)))
+        repeats = max(2, min(conditional.clean[0].shape[1], math.ceil(n / n_x)))
         fresh_conditional = repeated_outputs(net, conditional.x, repeats, n_layers, noise_gen, device)
     means = within = None
     if support is not None:
@@ -215,7 +215,7 @@ def _conditional_estimates(
     clean, noisy = fresh_conditional[0][layer], fresh_conditional[1][layer]
     terms = mixture_cross_entropy_terms(noisy, clean, conditional.clean[layer], beta)  # (n_x, m_c)
     if conditional.is_exact:
-        rows = max(8, min(INFLUENCE_ROWS, INFLUENCE_POINTS // n_x))
+        rows = max(8, min(INFLUENCE_ROWS // 2, INFLUENCE_POINTS // n_x))
         psi = influence_values(conditional.clean[layer], beta, rows, generator)
         n_c = conditional.clean[layer].shape[1]
         variance = sp.per_input_se.to(torch.float64) ** 2 + psi.var(1) / n_c
