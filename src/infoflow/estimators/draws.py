@@ -48,17 +48,34 @@ def check_inputs(inputs: Any, net: nn.Module) -> None:
         )
 
 
-def check_sizes(net: nn.Module, inputs: InputDistribution, n_samples: int, n_conditional: int, n_inputs: int) -> None:
-    """Refuse sizes whose draws would not fit in memory, before drawing any (ValueError naming the size)."""
-    # Every layer's S_l and T_l for each draw, plus working copies; a network that does not
-    # list its widths is counted by its input alone (a lower bound).
-    units = sum(getattr(net, "widths", None) or [inputs.dim])
+def layer_widths(net: nn.Module, inputs: InputDistribution, device: torch.device) -> list[int]:
+    """Return [d_0, d_1, ..., d_L]: listed by the network, else read from one noisy pass of one input."""
+    widths = getattr(net, "widths", None)
+    if widths is not None:
+        return list(widths)
+    probe = torch.Generator(device=device)
+    probe.manual_seed(0)
+    cpu_probe = torch.Generator()
+    cpu_probe.manual_seed(0)
+    with torch.no_grad():
+        outputs = propagate(net, inputs.sample(1, cpu_probe).to(device), probe)
+    return [inputs.dim] + [s.shape[-1] for s in outputs.clean]
+
+
+def check_sizes(
+    net: nn.Module, inputs: InputDistribution, n_samples: int, n_conditional: int, n_inputs: int, widths: list[int]
+) -> None:
+    """Refuse sizes whose draws would not fit in memory, before drawing any (ValueError naming the size).
+
+    ``widths`` as from :func:`layer_widths`: every layer's S_l and T_l for each draw, plus working copies.
+    """
+    units = sum(widths)
     check_memory("n_samples", n_samples, 4 * 8 * n_samples * units, "the draws for h(T_l)")
     n_x = n_inputs
     if inputs.is_discrete:
         n_x = min(n_inputs, len(inputs.support()[0]))
     name, value = ("n_conditional", n_conditional) if n_conditional >= n_x else ("n_inputs", n_inputs)
-    check_memory(name, value, 4 * 8 * n_x * n_conditional * units, f"the conditional draws ({n_x} x {n_conditional})")
+    check_memory(name, value, 2 * 8 * n_x * n_conditional * units, f"the conditional draws ({n_x} x {n_conditional})")
 
 
 def make_generators(
@@ -125,7 +142,8 @@ def label_classes(values: Any, n: int, device: torch.device) -> tuple[torch.Tens
 class Conditionals:
     """Outputs for each conditioning input x repeated n_conditional times.
 
-    clean, noisy : per layer, Tensor of shape (n_x, n_conditional, d_l) (None if no pass was needed)
+    clean, noisy : per layer, Tensor of shape (n_x, n_conditional, d_l) (None if no pass was needed;
+        noisy only for "binning")
     weights : Tensor of shape (n_x,), the expectation's weights (support probabilities or 1/n_x)
     is_exact : bool, True when the weights are a discrete X's whole support with its probabilities
     population : int or None, the support size when a finite uniform support was subsampled
@@ -144,6 +162,8 @@ class Conditionals:
 # The conditional pass holds n_x * n_conditional copies of every layer's output; it runs in chunks
 # of inputs so that one chunk's tensors stay within this many bytes.
 CONDITIONAL_CHUNK_BYTES = 256 * 2**20
+# Rows (inputs x repeats) of the first chunk of a network whose widths are not listed.
+FIRST_CHUNK_ROWS = 4096
 
 
 def conditioning_inputs(
@@ -186,24 +206,31 @@ def conditional_outputs(
     n_x = conditioning_x.shape[0]
     clean_parts: list[list[torch.Tensor]] = []
     noisy_parts: list[list[torch.Tensor]] = []
-    chunk = n_x
+    # One pass when the widths are known and the pass fits; otherwise a small first chunk
+    # measures the widths (a network's intermediate activations can be many times its S_l).
+    widths = getattr(net, "widths", None)
+    if widths is not None and n_x * n_conditional * sum(widths[1:]) * 16 <= 4 * CONDITIONAL_CHUNK_BYTES:
+        chunk = n_x
+    else:
+        chunk = max(1, FIRST_CHUNK_ROWS // n_conditional)
     start = 0
     while start < n_x:
         stop = min(n_x, start + chunk)
         repeated = conditioning_x[start:stop].to(device).repeat_interleave(n_conditional, dim=0)
-        # Only "binning" reads the last layer's noisy output; without it the pass stops before
-        # drawing that noise (S_L is all the mixture evaluators need).
+        # Only "binning" reads the noisy outputs (and the last layer's noise); the mixture
+        # evaluators need S_l alone, so nothing else is kept.
         outputs = propagate(net, repeated, noise_generator, n_layers=n_layers, last_noise=needs_binning)
         rows = stop - start
         clean_parts.append([s.reshape(rows, n_conditional, -1) for s in outputs.clean])
-        noisy_parts.append([t.reshape(rows, n_conditional, -1) for t in outputs.noisy])
+        if needs_binning:
+            noisy_parts.append([t.reshape(rows, n_conditional, -1) for t in outputs.noisy])
         if start == 0:
             # Size the chunks from the first pass (the widths are known only now).
             bytes_per_input = 2 * n_conditional * sum(s.shape[-1] for s in outputs.clean) * 8
             chunk = max(1, CONDITIONAL_CHUNK_BYTES // max(1, bytes_per_input))
         start = stop
     clean = [torch.cat([part[layer] for part in clean_parts]) for layer in range(n_layers)]
-    noisy = [torch.cat([part[layer] for part in noisy_parts]) for layer in range(n_layers)]
+    noisy = [torch.cat([part[layer] for part in noisy_parts]) for layer in range(n_layers)] if needs_binning else None
     return Conditionals(clean, noisy, weights, is_exact, population, conditioning_x)
 
 

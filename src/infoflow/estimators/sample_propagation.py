@@ -41,7 +41,15 @@ from infoflow.data.distributions import InputDistribution
 from infoflow.estimators.brackets import Brackets, information_brackets
 from infoflow.estimators.chain_bounds import apply_chain, locate
 from infoflow.estimators.confidence import ALPHA
-from infoflow.estimators.draws import Draws, check_inputs, check_sizes, draw_samples, make_generators, network_device
+from infoflow.estimators.draws import (
+    Draws,
+    check_inputs,
+    check_sizes,
+    draw_samples,
+    layer_widths,
+    make_generators,
+    network_device,
+)
 from infoflow.estimators.sp_estimates import Estimates, estimate_all
 from infoflow.models.mlp import NoisyMLP
 from infoflow.models.noise import GaussianNoise, evaluation_mode
@@ -216,6 +224,7 @@ class _Plan:
     bounds: bool
     chain: bool
     device: torch.device
+    widths: list[int]
 
 
 def measure_information(
@@ -312,7 +321,7 @@ def measure_information(
             plan, n_samples=plan.n_samples * GROWTH_FACTOR, n_conditional=plan.n_conditional * GROWTH_FACTOR
         )
         try:
-            check_sizes(net, inputs, grown.n_samples, grown.n_conditional, grown.n_inputs)
+            check_sizes(net, inputs, grown.n_samples, grown.n_conditional, grown.n_inputs, plan.widths)
         except ValueError:
             return replace(result, target_met=False)
         plan = grown
@@ -331,7 +340,8 @@ def _validated_plan(net, inputs, labels, n_samples, n_conditional, n_inputs, see
         raise ValueError(f"labels must be callable (inputs of shape (n, d_0) -> labels); got {type(labels).__name__}")
     device = network_device(net)
     check_inputs(inputs, net)
-    check_sizes(net, inputs, n_samples, n_conditional, n_inputs)
+    widths = layer_widths(net, inputs, device)
+    check_sizes(net, inputs, n_samples, n_conditional, n_inputs, widths)
     if bounds and n_samples < 2:
         raise ValueError("n_samples must be >= 2 when bounds are computed (standard errors need two draws)")
     return _Plan(
@@ -346,6 +356,7 @@ def _validated_plan(net, inputs, labels, n_samples, n_conditional, n_inputs, see
         bounds=bool(bounds),
         chain=is_chain(net) if chain is None else bool(chain),
         device=device,
+        widths=widths,
     )
 
 

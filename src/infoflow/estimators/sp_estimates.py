@@ -141,9 +141,10 @@ def _expected_conditional_entropy(
     if layer == 0 and estimator != "binning":
         # T_1 | X=x = S_1(x) + Z_1 is exactly N(S_1(x), beta^2 I): S_1 is a function of x.
         return (gaussian_entropy(width, beta), 0.0), None
-    assert conditional.clean is not None and conditional.noisy is not None
+    assert conditional.clean is not None
+    noisy = conditional.noisy[layer] if conditional.noisy is not None else conditional.clean[layer]
     per_input = set_entropies(
-        estimator, conditional.clean[layer], conditional.noisy[layer], beta, bin_size, generator, target_std_error
+        estimator, conditional.clean[layer], noisy, beta, bin_size, generator, target_std_error
     )
     weights = conditional.weights
     expected = float((weights * per_input.nats).sum())
