@@ -185,11 +185,14 @@ def test_bad_new_arguments_raise():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(coverage.CASES))
 def test_coverage_study(name):
-    # >= 17 of 20 seeds per layer hold the truth; widths as the issue asks.
-    rows = coverage.coverage_study([name], seeds=20)
+    # A reduced study (5 seeds; the 20-seed table is in docs/DESIGN.md): the bounds hold all layers
+    # jointly with probability >= 95 %, so each layer fails 2+ of 5 seeds with probability <= 2.3 %.
+    # Widths as the issue asks. The linear cases condition on 100 draws of X to stay fast.
+    settings = {"n_inputs": 100} if name.startswith("linear") else {}
+    rows = coverage.coverage_study([name], seeds=5, **settings)
     for row in rows:
-        assert row.held >= 17, row
+        assert row.held >= 4, row
         if name.startswith("linear-8"):
-            assert row.mean_width < row.truth_low / 2
+            assert row.truth_low > math.log(1000) and row.max_width < row.truth_low / 2, row
         elif not name.startswith("linear"):
-            assert row.mean_width <= 0.5, row
+            assert row.max_width <= 0.5, row
