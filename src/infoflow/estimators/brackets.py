@@ -158,7 +158,8 @@ def information_brackets(
         noise_entropy = gaussian_entropy(width, beta)
         piece: dict[str, Any] = {"noise": noise_entropy}
         psi = influence_values(clean.unsqueeze(0), beta, INFLUENCE_ROWS, noise_gen)[0]
-        marginal_se = math.hypot(sp.marginal.std_error, float(psi.std()) / math.sqrt(n))
+        spread = float(psi.std()) / math.sqrt(n) if psi.numel() > 1 else math.inf
+        marginal_se = math.hypot(sp.marginal.std_error, spread)
         piece["h_lower"] = Estimate(sp.marginal.value, marginal_se)
         centres = clean
         if conditional.is_exact and layer > 0 and bool((conditional.weights == conditional.weights[0]).all()):
@@ -188,7 +189,7 @@ def information_brackets(
             losses = finite_decoder_losses(fresh.outputs.noisy[layer], fresh.rows, means[layer], support[1], sigma2)
             decoders.append((input_entropy, Estimate.of_terms(losses)))
             piece["sigma2"] = sigma2
-        elif known_h is not None:
+        elif known_h is not None and build.x.shape[0] > width + 2:
             losses = regression_decoder_losses(build.x, build.outputs.noisy[layer], fresh.x, fresh.outputs.noisy[layer])
             decoders.append((known_h, Estimate.of_terms(losses)))
         piece["decoders"] = decoders
@@ -218,13 +219,14 @@ def _conditional_estimates(
         rows = max(8, min(INFLUENCE_ROWS // 2, INFLUENCE_POINTS // n_x))
         psi = influence_values(conditional.clean[layer], beta, rows, generator)
         n_c = conditional.clean[layer].shape[1]
-        variance = sp.per_input_se.to(torch.float64) ** 2 + psi.var(1) / n_c
+        spread = psi.var(1) / n_c if psi.shape[1] > 1 else torch.full_like(psi[:, 0], math.inf)
+        variance = sp.per_input_se.to(torch.float64) ** 2 + spread
         lower = Estimate.of_groups(sp.per_input.to(torch.float64), variance.cpu(), weights.cpu())
         upper = Estimate.of_groups(terms.mean(1).cpu(), (terms.var(1) / terms.shape[1]).cpu(), weights.cpu())
         return lower, upper
     values = sp.per_input.to(torch.float64)
     correction = 1.0 - n_x / conditional.population if conditional.population else 1.0
-    spread = float(values.var(correction=1)) / n_x * correction
+    spread = float(values.var(correction=1)) / n_x * correction if n_x > 1 else math.inf
     monte_carlo = float((weights**2 * sp.per_input_se.to(torch.float64) ** 2).sum())
     lower = Estimate(float((weights * values).sum()), math.sqrt(spread + monte_carlo))
     return lower, Estimate.of_terms(terms.mean(1))
