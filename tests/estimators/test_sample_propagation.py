@@ -288,7 +288,10 @@ def test_measurement_shapes_and_wrapper_agree():
     assert isinstance(measurement, InformationMeasurement)
     assert [tuple(s.shape) for s in measurement.clean_samples] == [(64, 1), (64, 1)]
     assert measurement.mi_label is None and measurement.mi_label_by_estimator is None
-    assert mutual_information(net, inputs, n_samples=64, n_conditional=16, seed=9) == measurement.mi_input
+    # The wrapper returns the bare estimates (no bounds), the measurement's SP values.
+    assert mutual_information(net, inputs, n_samples=64, n_conditional=16, seed=9) == (
+        measurement.mi_input_by_estimator["sp"]
+    )
 
 
 # ----------------------------------------------------------------------------------------------
