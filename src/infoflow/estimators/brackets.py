@@ -137,7 +137,7 @@ def information_brackets(
         clean, _ = repeated_outputs(net, support[0], mean_draws, n_layers, noise_gen, device)
         means = [s.mean(1).to(torch.float64) for s in clean]
         within = [float(s.var(1, correction=0).mean()) * mean_draws / max(1, mean_draws - 1) for s in clean]
-    label_entropy = row_classes = None
+    label_entropy = row_classes = fresh_class = None
     if with_labels:
         main_class, fresh_class = _class_indices(draws.labels, fresh.labels)
         if support is not None:
@@ -186,9 +186,14 @@ def information_brackets(
         if means is not None:
             scale2 = beta**2 + within[layer]
             sigma2 = choose_sigma2(build.outputs.noisy[layer], build.rows, means[layer], support[1], scale2)
-            losses = finite_decoder_losses(fresh.outputs.noisy[layer], fresh.rows, means[layer], support[1], sigma2)
-            decoders.append((input_entropy, Estimate.of_terms(losses)))
-            piece["sigma2"] = sigma2
+            row_losses, class_losses = finite_decoder_losses(
+                fresh.outputs.noisy[layer], fresh.rows, means[layer], support[1], sigma2,
+                row_classes=row_classes if with_labels else None, classes=fresh_class if with_labels else None,
+            )
+            decoders.append((input_entropy, Estimate.of_terms(row_losses)))
+            if class_losses is not None:
+                piece["label_decoder"] = (label_entropy, Estimate.of_terms(class_losses))
+                n_bounds += 1
         elif known_h is not None and build.x.shape[0] > width + 2:
             losses = regression_decoder_losses(build.x, build.outputs.noisy[layer], fresh.x, fresh.outputs.noisy[layer])
             decoders.append((known_h, Estimate.of_terms(losses)))
@@ -196,13 +201,6 @@ def information_brackets(
         n_bounds += len(decoders)
         if with_labels:
             n_bounds += _label_pieces(piece, sp, clean, fresh, main_class, fresh_class, layer, beta, noise_gen)
-            if row_classes is not None:
-                losses = finite_decoder_losses(
-                    fresh.outputs.noisy[layer], fresh.rows, means[layer], support[1], piece["sigma2"],
-                    row_classes=row_classes, classes=fresh_class,
-                )
-                piece["label_decoder"] = (label_entropy, Estimate.of_terms(losses))
-                n_bounds += 1
         pieces.append(piece)
     return _assemble(pieces, n_bounds, input_entropy, label_entropy, with_labels)
 

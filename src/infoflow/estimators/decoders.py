@@ -38,14 +38,6 @@ SIGMA_FACTORS = (1.0, 1.5, 2.0, 3.0, 5.0)
 TILE_ENTRIES = 2**22
 
 
-def _row_log_posterior(t: torch.Tensor, means: torch.Tensor, log_prior: torch.Tensor, sigma2: float) -> torch.Tensor:
-    """Return log q(r|t) for every pair and row: (m, k)."""
-    logits = t @ means.T - 0.5 * means.square().sum(-1) - 0.5 * t.square().sum(-1, keepdim=True)
-    logits = logits / sigma2 + log_prior
-    top = logits.amax(dim=-1, keepdim=True)
-    return logits - (logits - top).exp().sum(-1, keepdim=True).log() - top
-
-
 def finite_decoder_losses(
     t: torch.Tensor,
     rows: torch.Tensor,
@@ -54,8 +46,8 @@ def finite_decoder_losses(
     sigma2: float,
     row_classes: torch.Tensor | None = None,
     classes: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """Return -log q(r_j|t_j) per pair (or -log q(y_j|t_j) with ``row_classes`` and ``classes``), nats.
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Return -log q(r_j|t_j) per pair and, with ``row_classes`` and ``classes``, -log q(y_j|t_j), nats.
 
     Parameters
     ----------
@@ -68,14 +60,15 @@ def finite_decoder_losses(
     probabilities : Tensor of shape (k,)
     sigma2 : float
     row_classes : Tensor of shape (k,), optional
-        Class index of each row; then the loss is that of the class decoder.
+        Class index of each row, for the class decoder q(y|t) = sum of q(r|t) over the class.
     classes : Tensor of shape (m,), optional
         The pairs' class indices (with ``row_classes``).
 
     Returns
     -------
-    Tensor of shape (m,), float64
+    (Tensor of shape (m,), Tensor of shape (m,) or None), float64
     """
+    device = t.device
     t = t.to(torch.float64)
     means = means.to(t)
     probabilities = probabilities.to(t)
@@ -83,25 +76,39 @@ def finite_decoder_losses(
     m, k = t.shape[0], means.shape[0]
     shift = means.mean(0)
     t, means = t - shift, means - shift
-    losses = torch.empty(m, dtype=torch.float64, device=t.device)
+    mean_norms = 0.5 * means.square().sum(-1)
+    rows = rows.to(device)
+    row_losses = torch.empty(m, dtype=torch.float64, device=device)
+    class_losses = None
+    if row_classes is not None:
+        row_classes = row_classes.to(device)
+        classes = classes.to(device)
+        n_classes = int(row_classes.max()) + 1
+        one_hot = torch.zeros(k, n_classes, dtype=torch.float64, device=device)
+        one_hot[torch.arange(k, device=device), row_classes] = 1.0
+        class_prior = probabilities @ one_hot
+        class_losses = torch.empty(m, dtype=torch.float64, device=device)
     step = max(1, TILE_ENTRIES // max(1, k))
     for start in range(0, m, step):
         block = slice(start, min(m, start + step))
-        log_post = _row_log_posterior(t[block], means, log_prior, sigma2)
-        if row_classes is None:
-            chosen = log_post.gather(1, rows[block].to(t.device).unsqueeze(1)).squeeze(1)
-            prior = probabilities[rows[block].to(t.device)]
-        else:
-            n_classes = int(row_classes.max()) + 1
-            index = row_classes.to(t.device).unsqueeze(0).expand_as(log_post)
-            class_post = torch.zeros(log_post.shape[0], n_classes, dtype=torch.float64, device=t.device)
-            class_post = class_post.scatter_add_(1, index, log_post.exp()).log()
-            chosen = class_post.gather(1, classes[block].to(t.device).unsqueeze(1)).squeeze(1)
-            class_prior = torch.zeros(n_classes, dtype=torch.float64, device=t.device)
-            class_prior.scatter_add_(0, row_classes.to(t.device), probabilities)
-            prior = class_prior[classes[block].to(t.device)]
-        losses[block] = -torch.logaddexp(math.log1p(-FLOOR) + chosen, math.log(FLOOR) + prior.log())
-    return losses
+        # log q(r|t) = logits_r - log sum_r' exp(logits_r'), logits_r = log p_r - |t - mu_r|^2 / (2 sigma^2)
+        # (the |t|^2 term is common to all rows and cancels).
+        logits = t[block] @ means.T
+        logits.sub_(mean_norms).div_(sigma2).add_(log_prior)
+        top = logits.amax(dim=-1, keepdim=True)
+        chosen = logits.gather(1, rows[block].unsqueeze(1)).squeeze(1) - top.squeeze(1)
+        weights = logits.sub_(top).exp_()
+        normaliser = weights.sum(-1).log_()
+        row_losses[block] = _floored_loss(chosen - normaliser, probabilities[rows[block]])
+        if class_losses is not None:
+            class_mass = (weights @ one_hot).gather(1, classes[block].unsqueeze(1)).squeeze(1)
+            class_losses[block] = _floored_loss(class_mass.log() - normaliser, class_prior[classes[block]])
+    return row_losses, class_losses
+
+
+def _floored_loss(log_posterior: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+    """Return -log((1 - FLOOR) q + FLOOR prior): the loss of the floored decoder."""
+    return -torch.logaddexp(math.log1p(-FLOOR) + log_posterior, math.log(FLOOR) + prior.log())
 
 
 def choose_sigma2(
@@ -109,7 +116,7 @@ def choose_sigma2(
 ) -> float:
     """Return the sigma^2 among SIGMA_FACTORS^2 * scale2 with the least mean loss on the building pairs."""
     candidates = [factor**2 * scale2 for factor in SIGMA_FACTORS]
-    losses = [float(finite_decoder_losses(t, rows, means, probabilities, s2).mean()) for s2 in candidates]
+    losses = [float(finite_decoder_losses(t, rows, means, probabilities, s2)[0].mean()) for s2 in candidates]
     return candidates[int(np.argmin(losses))]
 
 
