@@ -52,6 +52,8 @@ INFLUENCE_POINTS = 1024
 POOL_MAX = 4096
 # Draws per support row for the decoder's row means mu_r (layers >= 2; layer 1's S_1 is exact).
 MEAN_DRAWS = 4
+# Largest memory of the decoder's row-mean pass (rows x draws x units x 16 bytes).
+MEANS_MAX_BYTES = 2 * 2**30
 # Building pairs for the decoders.
 BUILD_PAIRS = 1000
 
@@ -124,6 +126,9 @@ def information_brackets(
     fresh = fresh_sample(net, inputs, labels, n, n_layers, noise_gen, input_gen, device)
     build = fresh_sample(net, inputs, labels, min(n, BUILD_PAIRS), n_layers, noise_gen, input_gen, device)
     support = decodable_support(inputs)
+    units = sum(s.shape[-1] for s in unconditional.clean)
+    if support is not None and support[0].shape[0] * MEAN_DRAWS * units * 16 > MEANS_MAX_BYTES:
+        support = None  # the row means would not fit: no decoder (the other bounds stay valid)
     input_entropy = entropy_of_probabilities(inputs.support()[1]) if inputs.is_discrete else None
     known_h = None if inputs.is_discrete else known_input_entropy(inputs)
     n_x = conditional.weights.numel()
