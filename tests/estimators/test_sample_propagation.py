@@ -25,7 +25,7 @@ from scipy.special import log_ndtr, logsumexp
 from infoflow.data.distributions import DiscreteUniform, Gaussian, InputDistribution
 from infoflow.data.labels import ThresholdLabels
 from infoflow.entropy import gaussian_entropy, sp_entropy
-from infoflow.estimators import sample_propagation as estimators
+from infoflow.estimators import sp_estimates
 from infoflow.estimators.bounds import binned_entropy, pairwise_distance_entropy
 from infoflow.estimators.sample_propagation import (
     ESTIMATORS,
@@ -129,7 +129,7 @@ def test_linear_gaussian_one_layer_matches_closed_form():
 def test_layer_one_conditional_is_the_closed_form():
     # For a 1-layer network, I(X;T_1) = SP h(T_1) of the returned samples - (d/2) log(2 pi e beta^2).
     net = set_weights(seed_network("tanh"), [2.0], [0.1])
-    measurement = measure_information(net, Gaussian(0.0, 0.25), n_samples=500, n_inputs=7, seed=3)
+    measurement = measure_information(net, Gaussian(0.0, 0.25), n_samples=500, n_inputs=7, seed=3, bounds=False)
     h_marginal = sp_entropy(measurement.clean_samples[0], BETA)
     assert measurement.conditional_entropy[0] == gaussian_entropy(1, BETA)
     assert measurement.mi_input[0] == pytest.approx(h_marginal - gaussian_entropy(1, BETA), abs=1e-12)
@@ -148,10 +148,14 @@ def test_far_apart_discrete_inputs_give_log_k():
     # empirical input frequencies exactly, and that is log k minus a multinomial deficit.
     k, n = 4, 1000
     net = linear_net([1.0])
-    measurement = measure_information(net, DiscreteUniform(range(k)), n_samples=n, seed=5)
+    measurement = measure_information(net, DiscreteUniform(range(k)), n_samples=n, seed=5, bounds=False)
     estimate = measurement.mi_input[0]
     assert estimate == pytest.approx(plug_in_entropy(measurement.clean_samples[0]), abs=QUADRATURE_ERROR)
     assert 0 <= math.log(k) - estimate <= multinomial_window(k, n)
+    # With bounds, the decoder proves I >= log k - (a few 1e-3): the multinomial deficit is gone.
+    bounded = measure_information(net, DiscreteUniform(range(k)), n_samples=n, seed=5)
+    assert bounded.mi_input_lower[0] <= math.log(k) <= bounded.mi_input_upper[0]
+    assert abs(bounded.mi_input[0] - math.log(k)) <= 0.01 and bounded.mi_input_resolved[0]
 
 
 def test_two_layer_linear_gaussian_matches_closed_form():
@@ -215,7 +219,7 @@ def test_deep_conditional_and_exact_support_weights_against_quadrature():
     set_weights(net, [1.0, 10.0], [0.0, 0.0])
     inputs = WeightedDiscrete([0.0, 3.0], [0.9, 0.1])
     n_conditional = 20_000
-    measurement = measure_information(net, inputs, n_samples=200, n_conditional=n_conditional, seed=4)
+    measurement = measure_information(net, inputs, n_samples=200, n_conditional=n_conditional, seed=4, bounds=False)
     z_step = 0.01
     z = np.arange(-9.0, 9.0 + z_step / 2, z_step)
     reference = SmoothedReference(np.tanh(10 * BETA * z), np.exp(-0.5 * z**2), BETA)
@@ -223,7 +227,7 @@ def test_deep_conditional_and_exact_support_weights_against_quadrature():
     h_single = gaussian_entropy(1, BETA)
     assert 0.9 * low + 0.1 * h_single - QUADRATURE_ERROR <= measurement.conditional_entropy[1]
     assert measurement.conditional_entropy[1] <= 0.9 * high + 0.1 * h_single + QUADRATURE_ERROR
-    # Discrete X: the expectation is exact, so no Monte-Carlo standard error is reported.
+    # Discrete X: the expectation is exact, so without bounds no Monte-Carlo standard error is reported.
     assert measurement.mi_input_std_error[1] == 0.0
     assert measurement.mi_input[1] == pytest.approx(
         measurement.entropy[1] - measurement.conditional_entropy[1], abs=1e-12
@@ -248,8 +252,10 @@ def test_one_batched_forward_pass_and_one_entropy_call_per_layer(monkeypatch):
         return sp_entropy(samples, beta, **options)
 
     net.layer_clean = counting_layer_clean  # type: ignore[method-assign]
-    monkeypatch.setattr(estimators, "sp_entropy", counting_sp_entropy)
-    measure_information(net, Gaussian(0.0, 0.25), n_samples=100, n_conditional=30, n_inputs=20, seed=0)
+    monkeypatch.setattr(sp_estimates, "sp_entropy", counting_sp_entropy)
+    measure_information(
+        net, Gaussian(0.0, 0.25), n_samples=100, n_conditional=30, n_inputs=20, seed=0, bounds=False
+    )
     assert sorted(layer_calls) == sorted([(0, (100, 1)), (1, (100, 1)), (0, (600, 1)), (1, (600, 1))])
     # h(T_1), h(T_2) on (1, 100, 1); E h(T_2|X) in one call on all 20 conditionals.
     assert sorted(entropy_batches) == sorted([(1, 100, 1), (1, 100, 1), (20, 30, 1)])
@@ -282,7 +288,10 @@ def test_measurement_shapes_and_wrapper_agree():
     assert isinstance(measurement, InformationMeasurement)
     assert [tuple(s.shape) for s in measurement.clean_samples] == [(64, 1), (64, 1)]
     assert measurement.mi_label is None and measurement.mi_label_by_estimator is None
-    assert mutual_information(net, inputs, n_samples=64, n_conditional=16, seed=9) == measurement.mi_input
+    # The wrapper returns the bare estimates (no bounds), the measurement's SP values.
+    assert mutual_information(net, inputs, n_samples=64, n_conditional=16, seed=9) == (
+        measurement.mi_input_by_estimator["sp"]
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -297,7 +306,7 @@ def test_label_information_of_far_apart_inputs_is_label_entropy():
     net = linear_net([1.0, 1.0])
     labels = ThresholdLabels(2.0, -1.0, 1.0)
     measurement = measure_information(
-        net, DiscreteUniform([-3, -1, 1, 3]), labels, n_samples=n, n_conditional=50, seed=6
+        net, DiscreteUniform([-3, -1, 1, 3]), labels, n_samples=n, n_conditional=50, seed=6, bounds=False
     )
     share = float((measurement.clean_samples[0] > 2.0).double().mean())
     label_entropy = -share * math.log(share) - (1 - share) * math.log(1 - share)
@@ -460,7 +469,8 @@ def test_layer_one_bounds_bracket_sp_on_the_same_samples():
     # Same samples whichever estimator is asked for first.
     for name in names:
         alone = measure_information(
-            net, Gaussian(0.0, 0.25), n_samples=400, n_conditional=40, n_inputs=10, seed=1, estimator=name
+            net, Gaussian(0.0, 0.25), n_samples=400, n_conditional=40, n_inputs=10, seed=1, estimator=name,
+            bounds=False,
         )
         assert alone.mi_input == pytest.approx(values[name], abs=1e-12)
 
@@ -481,7 +491,7 @@ def test_binning_far_apart_clusters_give_log_k():
     net = linear_net([1.0, 1.0])
     inputs = DiscreteUniform([0.5 + 10 * i for i in range(k)])
     measurement = measure_information(
-        net, inputs, n_samples=n, n_conditional=100, seed=10, estimator="binning", bin_size=1.0
+        net, inputs, n_samples=n, n_conditional=100, seed=10, estimator="binning", bin_size=1.0, bounds=False
     )
     empirical = plug_in_entropy(measurement.clean_samples[0])
     assert measurement.mi_input == pytest.approx([empirical, empirical], abs=1e-12)

@@ -11,7 +11,7 @@ from infoflow.entropy import gaussian_entropy
 # Squared distance divisor per pairwise bound, in units of beta^2. Between N(a, beta^2 I) and
 # N(b, beta^2 I): KL = |a-b|^2 / (2 beta^2), Bhattacharyya distance = |a-b|^2 / (8 beta^2).
 PAIRWISE_SCALES = {"kl": 2.0, "bhattacharyya": 8.0}
-_PAIRWISE_OF_ESTIMATOR = {"kl_upper": "kl", "bhattacharyya_lower": "bhattacharyya"}
+PAIRWISE_OF_ESTIMATOR = {"kl_upper": "kl", "bhattacharyya_lower": "bhattacharyya"}
 
 # Entries of one tile of pairwise kernel values (float64): 2**22 entries = 32 MiB, so the bounds'
 # memory stays bounded whatever n_conditional and n_inputs are.
