@@ -169,16 +169,6 @@ def _check_bin_size(bin_size: Any) -> float:
     return size
 
 
-def _check_bin_size(bin_size: Any) -> float:
-    try:
-        size = float(bin_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"bin_size must be a positive number; got {bin_size!r}") from None
-    if not (size > 0 and math.isfinite(size)):
-        raise ValueError(f"bin_size must be a positive finite number; got {bin_size!r}")
-    return size
-
-
 def _check_positive(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 < value < math.inf):
         raise ValueError(f"{name} must be a positive finite number; got {value!r}")
