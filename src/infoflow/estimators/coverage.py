@@ -233,7 +233,8 @@ def coverage_study(
         for layer in range(low.shape[1]):
             held = (low[:, layer] <= case.truth_high[layer] + 1e-12) & (high[:, layer] >= case.truth_low[layer] - 1e-12)
             widths = high[:, layer] - low[:, layer]
-            rows.append(CoverageRow(case.name, layer + 1, case.truth_low[layer], case.truth_high[layer],
+            truth_low, truth_high = float(case.truth_low[layer]), float(case.truth_high[layer])
+            rows.append(CoverageRow(case.name, layer + 1, truth_low, truth_high,
                                     int(held.sum()), seeds, float(widths.mean()), float(widths.max()), per_seed))
     bar.close()
     return rows
@@ -261,7 +262,7 @@ def coverage_csv_text(rows: list[CoverageRow]) -> str:
     for row in rows:
         values = (row.case, row.layer, row.truth_low, row.truth_high, row.seeds, row.held, row.fraction,
                   row.mean_width, row.max_width, row.seconds_per_seed)
-        writer.writerow([repr(value) if isinstance(value, float) else value for value in values])
+        writer.writerow([repr(float(value)) if isinstance(value, float) else value for value in values])
     return buffer.getvalue()
 
 
