@@ -14,12 +14,16 @@ Cases with exact truth (or truth bracketed by an independent exact computation):
 
 For each case and layer: the share of estimation seeds whose interval meets the truth's bracket
 (lower <= truth_high and upper >= truth_low; the brackets are < 0.01 nats wide) and the mean
-width. Run ``python -m infoflow.estimators.coverage [--seeds N] [--cases a,b]``.
+width. Run ``python -m infoflow.estimators.coverage [--seeds N] [--cases a,b]``;
+:func:`coverage_csv_text` and :func:`coverage_markdown` render the rows for a study's outputs
+(``infoflow accuracy`` writes them as ``coverage.csv`` and a section of ``accuracy.md``).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import math
 import time
 from collections.abc import Callable
@@ -64,6 +68,11 @@ class CoverageRow:
     mean_width: float
     max_width: float
     seconds_per_seed: float
+
+    @property
+    def fraction(self) -> float:
+        """Return held / seeds, the share of estimation seeds whose interval met the truth."""
+        return self.held / self.seeds
 
 
 def _net(widths: list[int], activation: str, beta: float, seed: int, gain: float = 1.0) -> NoisyMLP:
@@ -183,10 +192,34 @@ CASES: dict[str, Callable[[], CoverageCase]] = {
 }
 
 
-def coverage_study(names: list[str] | None = None, seeds: int = 20, **settings: Any) -> list[CoverageRow]:
-    """Return one row per (case, layer) over ``seeds`` estimation seeds (default measurement settings)."""
+def coverage_study(
+    names: list[str] | None = None, seeds: int = 20, *, progress: bool = False, **settings: Any
+) -> list[CoverageRow]:
+    """Return one row per (case, layer) over ``seeds`` estimation seeds (default measurement settings).
+
+    Parameters
+    ----------
+    names : list of str, optional
+        Keys of ``CASES`` (default: all, in their order).
+    seeds : int
+        Estimation seeds 0..seeds-1 per case, >= 1.
+    progress : bool
+        A tqdm bar on stderr over all (case, seed) measurements.
+    **settings
+        Passed to :func:`measure_information` (over each case's own settings).
+    """
+    names = list(CASES) if names is None else list(names)
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+        raise ValueError(f"seeds must be an integer >= 1, got {seeds!r}")
+    unknown = [name for name in names if name not in CASES]
+    if unknown or not names:
+        raise ValueError(f"names must be among {', '.join(CASES)}, got {', '.join(unknown) or 'none'}")
+    # Imported here: only a study with a bar needs it.
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(names) * seeds, desc="coverage", unit="measurement", disable=not progress, leave=False)
     rows = []
-    for name in names or list(CASES):
+    for name in names:
         case = CASES[name]()
         lowers, uppers = [], []
         started = time.perf_counter()
@@ -194,14 +227,71 @@ def coverage_study(names: list[str] | None = None, seeds: int = 20, **settings: 
             measurement = measure_information(case.net, case.inputs, seed=seed, **{**case.settings, **settings})
             lowers.append(measurement.mi_input_lower)
             uppers.append(measurement.mi_input_upper)
+            bar.update(1)
         per_seed = (time.perf_counter() - started) / seeds
         low, high = np.array(lowers), np.array(uppers)
         for layer in range(low.shape[1]):
             held = (low[:, layer] <= case.truth_high[layer] + 1e-12) & (high[:, layer] >= case.truth_low[layer] - 1e-12)
             widths = high[:, layer] - low[:, layer]
-            rows.append(CoverageRow(case.name, layer + 1, case.truth_low[layer], case.truth_high[layer],
+            truth_low, truth_high = float(case.truth_low[layer]), float(case.truth_high[layer])
+            rows.append(CoverageRow(case.name, layer + 1, truth_low, truth_high,
                                     int(held.sum()), seeds, float(widths.mean()), float(widths.max()), per_seed))
+    bar.close()
     return rows
+
+
+COVERAGE_CSV_COLUMNS = (
+    "case",
+    "layer",
+    "truth_low_nats",
+    "truth_high_nats",
+    "seeds",
+    "held",
+    "fraction",
+    "mean_width_nats",
+    "max_width_nats",
+    "seconds_per_seed",
+)
+
+
+def coverage_csv_text(rows: list[CoverageRow]) -> str:
+    """Return the rows as tidy CSV text (``COVERAGE_CSV_COLUMNS``; floats written exactly, nats)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COVERAGE_CSV_COLUMNS)
+    for row in rows:
+        values = (row.case, row.layer, row.truth_low, row.truth_high, row.seeds, row.held, row.fraction,
+                  row.mean_width, row.max_width, row.seconds_per_seed)
+        writer.writerow([repr(float(value)) if isinstance(value, float) else value for value in values])
+    return buffer.getvalue()
+
+
+def coverage_markdown(rows: list[CoverageRow], heading: str = "## Coverage of the bounds") -> str:
+    """Return a Markdown section: what "held" means, the table, and the worst layer (or a skip note)."""
+    if not rows:
+        return f"{heading}\n\nThe coverage study was skipped (no seeds).\n"
+    seeds = sorted({row.seeds for row in rows})
+    worst = min(rows, key=lambda row: row.fraction)
+    text = [
+        heading,
+        "",
+        (
+            f"Cases with exact truth (`infoflow.estimators.coverage`), {'/'.join(map(str, seeds))} estimation "
+            f"seeds each, default measurement settings. \"held\" counts seeds whose interval "
+            f"[mi_input_lower, mi_input_upper] meets the truth (or its bracket, when the truth is bracketed by "
+            f"an independent exact computation); the intervals of one measurement hold jointly with 95 % "
+            f"confidence (Bonferroni over its one-sided bounds, normal approximation). Widths in nats."
+        ),
+        "",
+        format_table(rows),
+        "",
+        (
+            f"Lowest share held: {worst.held}/{worst.seeds} ({worst.case}, layer {worst.layer}); "
+            f"largest width: {max(row.max_width for row in rows):.3f} nats."
+        ),
+        "",
+    ]
+    return "\n".join(text)
 
 
 def format_table(rows: list[CoverageRow]) -> str:
@@ -223,7 +313,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated among {', '.join(CASES)}")
     args = parser.parse_args(argv)
-    print(format_table(coverage_study(args.cases.split(","), args.seeds)))
+    print(format_table(coverage_study(args.cases.split(","), args.seeds, progress=True)))
 
 
 if __name__ == "__main__":

@@ -13,9 +13,12 @@ import torch
 
 from infoflow.cli import main
 from infoflow.config.schema import config_to_toml, load_config
+from infoflow.estimators.coverage import COVERAGE_CSV_COLUMNS
 from infoflow.estimators.truth import true_mutual_information
 from infoflow.papers.kong2019.accuracy import (
     OUTPUT_FILES,
+    QUICK_COVERAGE_CASES,
+    QUICK_COVERAGE_SEEDS,
     QUICK_EXPERIMENTS,
     QUICK_REPEATS,
     QUICK_SAMPLE_SIZES,
@@ -42,8 +45,8 @@ def quick_study_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def read_rows(out: Path) -> list[dict[str, str]]:
-    with open(out / "accuracy.csv", newline="", encoding="utf-8") as handle:
+def read_rows(out: Path, name: str = "accuracy.csv") -> list[dict[str, str]]:
+    with open(out / name, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -75,6 +78,25 @@ def test_quick_study_writes_its_outputs(quick_study_dir: Path) -> None:
     assert "| n = 100 | n = 300 |" in markdown
     assert "How many samples do the claims need?" in markdown
     assert "| C1 | fig2 |" in markdown and "| C4 | fig4 |" in markdown
+
+
+def test_quick_study_writes_the_coverage_table(quick_study_dir: Path) -> None:
+    with open(quick_study_dir / "coverage.csv", newline="", encoding="utf-8") as handle:
+        assert tuple(next(csv.reader(handle))) == COVERAGE_CSV_COLUMNS
+    rows = read_rows(quick_study_dir, "coverage.csv")
+    # The quick cases are two-layer chains: one row per (case, layer).
+    assert len(rows) == 2 * len(QUICK_COVERAGE_CASES)
+    assert len({row["case"] for row in rows}) == len(QUICK_COVERAGE_CASES)
+    for row in rows:
+        held, seeds, fraction = int(row["held"]), int(row["seeds"]), float(row["fraction"])
+        assert seeds == QUICK_COVERAGE_SEEDS and 0 <= held <= seeds
+        assert 0.0 <= fraction <= 1.0 and fraction == held / seeds
+        assert 0.0 <= float(row["mean_width_nats"]) <= float(row["max_width_nats"])
+        assert float(row["truth_low_nats"]) <= float(row["truth_high_nats"])
+    markdown = (quick_study_dir / "accuracy.md").read_text(encoding="utf-8")
+    # The coverage section follows the accuracy tables.
+    assert markdown.index("## Coverage of the bounds") > markdown.index("How many samples do the claims need?")
+    assert "| case | layer | truth (nats) | held | mean width | max width | s/seed |" in markdown
 
 
 def test_table_exact_values_are_the_truth_of_the_snapshots(
@@ -248,6 +270,24 @@ def test_a_non_empty_out_is_refused_unless_forced(capsys: pytest.CaptureFixture[
     assert (out / "keep.txt").read_text(encoding="utf-8") == "results"
 
 
+def test_force_with_coverage_skipped_replaces_an_old_coverage_csv(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "occupied"
+    out.mkdir()
+    (out / "keep.txt").write_text("results", encoding="utf-8")
+    (out / "coverage.csv").write_text("an older study\n", encoding="utf-8")
+    code = main(["accuracy", "--out", str(out), "--quick", "--no-progress", "--coverage-seeds", "0"])
+    assert_one_line_error(code, capsys.readouterr().err, "not empty", "--force")
+    assert (out / "coverage.csv").read_text(encoding="utf-8") == "an older study\n"
+
+    assert main(["accuracy", "--out", str(out), "--quick", "--no-progress", "--coverage-seeds", "0", "--force"]) == 0
+    assert sorted(entry.name for entry in out.iterdir()) == sorted([*OUTPUT_FILES, "keep.txt"])
+    assert (out / "coverage.csv").read_text(encoding="utf-8") == ",".join(COVERAGE_CSV_COLUMNS) + "\n"
+    assert "The coverage study was skipped" in (out / "accuracy.md").read_text(encoding="utf-8")
+    assert (out / "keep.txt").read_text(encoding="utf-8") == "results"
+
+
 def test_an_out_that_is_a_file_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = tmp_path / "a_file"
     out.write_text("x", encoding="utf-8")
@@ -263,6 +303,8 @@ def test_an_out_that_is_a_file_is_refused(capsys: pytest.CaptureFixture[str], tm
         (["accuracy", "--out"], "--out"),
         (["accuracy", "--out", "x", "--repeats", "3"], "--repeats"),
         (["accuracy", "--out", "x", "extra"], "extra"),
+        (["accuracy", "--out", "x", "--coverage-seeds", "-1"], "--coverage-seeds"),
+        (["accuracy", "--out", "x", "--coverage-seeds", "two"], "--coverage-seeds"),
     ],
 )
 def test_bad_arguments_are_one_line_exit_2(

@@ -13,8 +13,11 @@ The study (issue "Ground truth and estimator accuracy"):
    need?": for every claim's key MI difference (``CLAIM_EFFECTS``, its size taken from the exact
    MI at the snapshots) the smallest n from which the RMSE of that estimated difference stays
    below a quarter of it (:func:`difference_rmse`).
-4. :func:`write_accuracy_outputs` writes ``accuracy.csv`` (tidy), ``accuracy.md`` (table and
-   answer) and ``accuracy.png`` / ``.svg``; :func:`run_accuracy_study` does 1-4 for the CLI.
+4. :func:`infoflow.estimators.coverage.coverage_study` (generic, not this paper's): how often the
+   bounds of ``measure_information`` hold the truth on cases with exact truth, and how wide they are.
+5. :func:`write_accuracy_outputs` writes ``accuracy.csv`` (tidy), ``accuracy.md`` (tables and
+   answer), ``accuracy.png`` / ``.svg`` and ``coverage.csv``; :func:`run_accuracy_study` does 1-5
+   for the CLI.
 
 What the error contains. For a continuous X (fig4, fig5) E_X h(T_l|X), l >= 2, is the mean over
 the config's ``n_inputs`` Monte-Carlo draws of X (500), so its Monte-Carlo error is part of the
@@ -30,6 +33,7 @@ import sys
 import time
 from pathlib import Path
 
+from infoflow.estimators.coverage import coverage_study
 from infoflow.papers.kong2019.accuracy.outputs import (
     CSV_COLUMNS,
     OUTPUT_FILES,
@@ -68,6 +72,7 @@ from infoflow.threads import torch_threads
 __all__ = [
     "CLAIM_EFFECTS",
     "CSV_COLUMNS",
+    "DEFAULT_COVERAGE_SEEDS",
     "DEFAULT_EXPERIMENTS",
     "DEFAULT_FRACTIONS",
     "DEFAULT_REPEATS",
@@ -75,6 +80,8 @@ __all__ = [
     "EFFECT_FRACTION",
     "OUTPUT_FILES",
     "PHASE_EPOCHS",
+    "QUICK_COVERAGE_CASES",
+    "QUICK_COVERAGE_SEEDS",
     "QUICK_EXPERIMENTS",
     "QUICK_REPEATS",
     "QUICK_SAMPLE_SIZES",
@@ -97,6 +104,12 @@ __all__ = [
 # The quick study (CLI --quick, tests): seconds. fig2 is a one-layer network on a discrete X,
 # fig4 a two-layer network on a continuous X, so both kinds of conditional entropy are exercised.
 QUICK_EXPERIMENTS = ("fig2", "fig4")
+# The coverage study: every case of infoflow.estimators.coverage.CASES at DEFAULT_COVERAGE_SEEDS
+# estimation seeds; the quick study takes three fast cases (a continuous and a discrete scalar
+# chain, a linear net on a Gaussian X) at QUICK_COVERAGE_SEEDS, unless coverage_seeds says otherwise.
+DEFAULT_COVERAGE_SEEDS = 20
+QUICK_COVERAGE_SEEDS = 2
+QUICK_COVERAGE_CASES = ("tanh-tanh", "leaky-discrete", "linear-3-6-4")
 
 
 def _stderr_line(text: str) -> None:
@@ -104,7 +117,12 @@ def _stderr_line(text: str) -> None:
 
 
 def run_accuracy_study(
-    out_dir: str | os.PathLike[str], *, quick: bool = False, force: bool = False, progress: bool = True
+    out_dir: str | os.PathLike[str],
+    *,
+    quick: bool = False,
+    force: bool = False,
+    progress: bool = True,
+    coverage_seeds: int | None = None,
 ) -> Path:
     """Run the default (or quick) accuracy study and write its outputs into ``out_dir``; return it.
 
@@ -119,8 +137,16 @@ def run_accuracy_study(
     force : bool
         Replace the study's files in a non-empty folder.
     progress : bool
-        Print a line per step on stderr.
+        Print a line per step on stderr (and a tqdm bar during the coverage study).
+    coverage_seeds : int, optional
+        Estimation seeds per case of the coverage study; 0 skips it (coverage.csv then holds its
+        header only). Default: ``DEFAULT_COVERAGE_SEEDS`` on every case, or with ``quick``
+        ``QUICK_COVERAGE_SEEDS`` on ``QUICK_COVERAGE_CASES``.
     """
+    if coverage_seeds is not None and (
+        isinstance(coverage_seeds, bool) or not isinstance(coverage_seeds, int) or coverage_seeds < 0
+    ):
+        raise ValueError(f"coverage_seeds must be an integer >= 0 (0 skips the coverage study), got {coverage_seeds!r}")
     # Checked before the work, and again before writing, so a bad --out fails in a second.
     check_output_folder(out_dir, force=force)
     experiments = QUICK_EXPERIMENTS if quick else DEFAULT_EXPERIMENTS
@@ -133,6 +159,15 @@ def run_accuracy_study(
         trained = time.perf_counter()
         rows = accuracy_study(snapshots, sizes, repeats, progress=report)
         estimated = time.perf_counter()
+        if coverage_seeds is None:
+            coverage_seeds = QUICK_COVERAGE_SEEDS if quick else DEFAULT_COVERAGE_SEEDS
+        coverage = []
+        if coverage_seeds > 0:
+            cases = list(QUICK_COVERAGE_CASES) if quick else None
+            if report is not None:
+                report(f"coverage study: {coverage_seeds} estimation seeds per case")
+            coverage = coverage_study(cases, coverage_seeds, progress=progress)
+        covered = time.perf_counter()
     settings = StudySettings(
         experiments=tuple(experiments),
         sample_sizes=tuple(sizes),
@@ -144,8 +179,9 @@ def run_accuracy_study(
         seconds_training=trained - started,
         seconds_estimating=estimated - trained,
         quick=quick,
+        seconds_coverage=covered - estimated,
     )
-    write_accuracy_outputs(rows, out_dir, settings, force=force)
+    write_accuracy_outputs(rows, out_dir, settings, force=force, coverage=coverage)
     if report is not None:
-        report(f"done in {estimated - started:.1f} s; wrote {', '.join(OUTPUT_FILES)} into {out_dir}")
+        report(f"done in {covered - started:.1f} s; wrote {', '.join(OUTPUT_FILES)} into {out_dir}")
     return Path(out_dir)

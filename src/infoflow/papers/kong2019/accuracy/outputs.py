@@ -1,4 +1,4 @@
-"""Step 4 of the accuracy study: accuracy.csv, accuracy.md and the figure, written atomically."""
+"""Step 4 of the accuracy study: accuracy.csv, accuracy.md, the figure and coverage.csv, written atomically."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
+from infoflow.estimators.coverage import CoverageRow, coverage_csv_text, coverage_markdown
 from infoflow.files import write_atomically
 from infoflow.runs.contents import check_output_folder as check_folder
 from infoflow.papers.kong2019.accuracy.requirements import EFFECT_FRACTION, ClaimRequirement, samples_needed
 from infoflow.papers.kong2019.accuracy.snapshots import STUDY_THREADS
 from infoflow.papers.kong2019.accuracy.study import AccuracyRow
 
-OUTPUT_FILES = ("accuracy.csv", "accuracy.md", "accuracy.png", "accuracy.svg")
+# coverage.csv is always written (only its header when the coverage study is skipped), so --force
+# never leaves an older study's coverage beside a new accuracy.md.
+OUTPUT_FILES = ("accuracy.csv", "accuracy.md", "accuracy.png", "accuracy.svg", "coverage.csv")
 CSV_COLUMNS = (
     "experiment",
     "epoch",
@@ -51,6 +54,7 @@ class StudySettings:
     seconds_training: float
     seconds_estimating: float
     quick: bool = False
+    seconds_coverage: float = 0.0
 
 
 def _csv_text(rows: Sequence[AccuracyRow]) -> str:
@@ -188,7 +192,12 @@ def _requirements_summary(requirements: Sequence[ClaimRequirement], sizes: Seque
     return [" ".join(sentences), ""]
 
 
-def _markdown(rows: Sequence[AccuracyRow], requirements: Sequence[ClaimRequirement], settings: StudySettings) -> str:
+def _markdown(
+    rows: Sequence[AccuracyRow],
+    requirements: Sequence[ClaimRequirement],
+    settings: StudySettings,
+    coverage: Sequence[CoverageRow] = (),
+) -> str:
     sizes = sorted({row.n_samples for row in rows})
     draws = ", ".join(f"{name}: {count}" for name, count in settings.n_inputs_by_experiment.items())
     draws_text = f" ({draws})" if draws else ""
@@ -221,7 +230,16 @@ def _markdown(rows: Sequence[AccuracyRow], requirements: Sequence[ClaimRequireme
         ),
         "",
         *_requirements_text(requirements, sizes),
-        "Files: `accuracy.csv` (every number, tidy), `accuracy.png` / `accuracy.svg` (|bias| and SD against n).",
+        coverage_markdown(list(coverage)),
+        *(
+            [f"Coverage study: {settings.seconds_coverage:.1f} s.", ""]
+            if coverage
+            else []
+        ),
+        (
+            "Files: `accuracy.csv` (every number, tidy), `accuracy.png` / `accuracy.svg` (|bias| and SD against n), "
+            "`coverage.csv` (the coverage table, tidy; only its header when the coverage study was skipped)."
+        ),
         "",
     ]
     return "\n".join(lines)
@@ -326,8 +344,12 @@ def write_accuracy_outputs(
     settings: StudySettings,
     *,
     force: bool = False,
+    coverage: Sequence[CoverageRow] = (),
 ) -> list[Path]:
-    """Write accuracy.csv, accuracy.md, accuracy.png and accuracy.svg into ``out_dir``; return their paths.
+    """Write accuracy.csv, .md, .png, .svg and coverage.csv into ``out_dir``; return their paths.
+
+    ``coverage`` holds the rows of :func:`infoflow.estimators.coverage.coverage_study` (empty: the
+    coverage study was skipped; coverage.csv then holds its header only).
 
     Every file is written atomically (temporary file in the same folder, fsync, ``os.replace``).
     The folder must pass :func:`check_output_folder`.
@@ -339,8 +361,9 @@ def write_accuracy_outputs(
     # Everything is rendered before the first file is written, so a failure writes nothing.
     contents = {
         "accuracy.csv": _csv_text(rows).encode("utf-8"),
-        "accuracy.md": _markdown(rows, requirements, settings).encode("utf-8"),
+        "accuracy.md": _markdown(rows, requirements, settings, coverage).encode("utf-8"),
         **{f"accuracy.{extension}": data for extension, data in _figure_bytes(rows).items()},
+        "coverage.csv": coverage_csv_text(list(coverage)).encode("utf-8"),
     }
     folder.mkdir(parents=True, exist_ok=True)
     written = []
