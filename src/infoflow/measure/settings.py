@@ -127,7 +127,9 @@ class MeasurementSettings:
         False,
         description="true or false (true: h(T_l)'s draws take every support point of a uniform discrete X equally often)",
     )
-    bounds: Flag = Field(True, description="true or false (true: bounds that hold the truth with every estimate)")
+    bounds: Flag = Field(
+        True, description="true or false (true: bounds that hold the truth with every estimate)"
+    )
     target_error: Number | None = Field(
         None, gt=0.0, description=f"{_POSITIVE} (nats: the error a resolved estimate is within) or left out"
     )
