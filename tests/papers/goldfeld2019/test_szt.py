@@ -145,3 +145,6 @@ def test_the_report_states_each_layers_bounds(tmp_path):
     assert cells[5].startswith(f"[{finding.end_lower:.3f}, {finding.end_upper:.3f}]")
     assert cells[5].endswith("resolved")
     assert "I(X;T) at peak in" in text
+    from infoflow.papers.goldfeld2019.figures import plot_szt
+
+    assert all(path.stat().st_size > 0 for path in plot_szt(run_dir))
