@@ -142,6 +142,8 @@ def test_plot_run_draws_the_bounds_band_and_unresolved_points(tmp_path):
     assert {path.stem for path in paths} >= {"mi", "information_plane", "overview"}
     assert all(path.stat().st_size > 0 for path in paths)
     assert tomllib.loads((run_dir / "config.toml").read_text())["name"] == "tiny-band"
+    compared = plot_comparison({"bounded": run_dir}, tmp_path / "compare.png")
+    assert compared.read_bytes().startswith(PNG_SIGNATURE)
 
 
 def test_a_run_without_bounds_has_no_band(tmp_path):

@@ -360,7 +360,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
 
 
 def plot_comparison(run_dirs: Mapping[str, str | Path] | Iterable[str | Path], out_path: str | Path) -> Path:
-    """Overlay I(X;T_l) of several runs (seed means), one panel per layer; return ``out_path``.
+    """Overlay I(X;T_l) of several runs (seed means, bounds dashed), one panel per layer; return ``out_path``.
 
     Parameters
     ----------
@@ -385,6 +385,11 @@ def plot_comparison(run_dirs: Mapping[str, str | Path] | Iterable[str | Path], o
             panels[layer - 1].plot(epochs, mean, color=colour, linewidth=1.4, label=label or run.name)
             if run.seeds.size > 1:
                 panels[layer - 1].fill_between(epochs, low, high, color=colour, alpha=0.2, linewidth=0)
+            envelope = bound_envelope(run, layer)
+            if envelope is not None:
+                # The bounds: dashed edges, so that several runs' bands stay apart.
+                for edge in envelope[1:3]:
+                    panels[layer - 1].plot(envelope[0], edge, color=colour, linewidth=0.6, linestyle="--")
     for layer, axes in enumerate(panels, start=1):
         axes.set_title(f"I(X;T_{layer})", fontsize="medium")
         axes.set_xlabel("epoch")

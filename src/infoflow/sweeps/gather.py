@@ -7,7 +7,8 @@ estimate, mean lower and upper bound, the least lower and largest upper bound, t
 seeds resolved; the same for I(T_l;Y)). ``DIR/cells.csv``: one row per cell, its
 folder, grid values, seed, status, wall time and message. ``DIR/figures/mi_bands`` and
 ``accuracy_bands`` (PNG and SVG): per grid point, the median over seeds and the band between the
-25th and 75th percentiles (the interquartile range: robust to one odd seed, unlike min-max).
+25th and 75th percentiles (the interquartile range: robust to one odd seed, unlike min-max); the
+seeds' median lower and upper bounds dashed.
 """
 
 from __future__ import annotations
@@ -175,7 +176,8 @@ def seed_bands(summary: pd.DataFrame, grid_keys: Sequence[str], value: str, by_l
     return quantiles.reset_index()[columns]
 
 
-def _draw_bands(axes: Any, bands: pd.DataFrame, points: Sequence[str]) -> None:
+def _draw_bands(axes: Any, bands: pd.DataFrame, points: Sequence[str], edges: Sequence[pd.DataFrame] = ()) -> None:
+    """Median and IQR per grid point; ``edges`` (seed_bands of the bounds): their medians, dashed."""
     for index, point in enumerate(points):
         band = bands[bands["point"] == point].sort_values("epoch")
         if band.empty:
@@ -183,6 +185,9 @@ def _draw_bands(axes: Any, bands: pd.DataFrame, points: Sequence[str]) -> None:
         colour = f"C{index % 10}"
         axes.plot(band["epoch"], band["median"], color=colour, linewidth=1.4, label=point)
         axes.fill_between(band["epoch"], band["q25"], band["q75"], color=colour, alpha=0.25, linewidth=0)
+        for edge in edges:
+            line = edge[edge["point"] == point].sort_values("epoch")
+            axes.plot(line["epoch"], line["median"], color=colour, linewidth=0.6, linestyle="--")
 
 
 def plot_bands(out_dir: Path, summary: pd.DataFrame, grid_keys: Sequence[str], title: str) -> list[Path]:
@@ -194,7 +199,10 @@ def plot_bands(out_dir: Path, summary: pd.DataFrame, grid_keys: Sequence[str], t
     figures_dir.mkdir(exist_ok=True)
     points = list(dict.fromkeys(mi["point"]))
     layers = sorted(int(layer) for layer in mi["layer"].unique())
+    bounds = [seed_bands(summary, grid_keys, name, by_layer=True) for name in ("mi_lower_nats", "mi_upper_nats")]
     caption = f"{title}: median and interquartile range over seeds ({summary['cell'].nunique()} runs)"
+    if any(not bound.empty for bound in bounds):
+        caption += "; dashed: median bounds"
     written: list[Path] = []
 
     columns = min(3, len(layers))
@@ -202,7 +210,8 @@ def plot_bands(out_dir: Path, summary: pd.DataFrame, grid_keys: Sequence[str], t
     figure = Figure(figsize=(4.2 * columns, 3.2 * rows + 0.6), layout="constrained")
     for position, layer in enumerate(layers, start=1):
         axes = figure.add_subplot(rows, columns, position)
-        _draw_bands(axes, mi[mi["layer"] == layer], points)
+        edges = [bound[bound["layer"] == layer] for bound in bounds if not bound.empty]
+        _draw_bands(axes, mi[mi["layer"] == layer], points, edges)
         axes.set_title(f"I(X;T_{layer})", fontsize="medium")
         axes.set_xlabel("epoch")
         axes.set_ylabel("nats")
