@@ -89,7 +89,22 @@ def test_probe_numbers_are_those_of_measure_information_with_the_same_stream():
     generator = torch.Generator().manual_seed(5)
     settings = dict(n_samples=200, n_conditional=20, n_inputs=10, generator=generator)
     assert first.mi_input == measure_information(model, data, **settings).mi_input
-    assert second.mi_input == measure_information(model, data, **settings).mi_input
+    again = measure_information(model, data, **settings)
+    assert second.mi_input == again.mi_input
+    # The probe records the measurement's bounds and flags as they are.
+    assert second.mi_lower == again.mi_input_lower and second.mi_upper == again.mi_input_upper
+    assert second.resolved == again.mi_input_resolved and second.label_resolved == again.mi_label_resolved
+    assert second.mi_label_lower == again.mi_label_lower and second.mi_label_upper == again.mi_label_upper
+    assert all(lo <= mi <= hi for lo, mi, hi in zip(second.mi_lower, second.mi_input, second.mi_upper))
+
+
+def test_a_probe_with_bounds_off_records_none():
+    x, y = three_blobs()
+    model = users_model()
+    probe = InformationProbe(model, FiniteDataset(x, y), densities=False, bounds=False, **PROBE_SETTINGS)
+    record = probe.record(0)
+    assert record.mi_lower is None and record.resolved is None and record.mi_label_upper is None
+    assert probe.settings.bounds is False and "bounds = false" in probe.config_text()
 
 
 def test_probe_resumes_to_the_same_files(tmp_path):

@@ -33,6 +33,23 @@ def test_settings_and_keywords_give_the_same_measurement():
         measure_information(net, inputs, settings=settings, n_samples=10)
 
 
+def test_bounds_and_target_error_travel_with_the_settings():
+    settings = MeasurementSettings(n_samples=64, n_conditional=8, bounds=False)
+    kwargs = settings.estimator_kwargs()
+    assert kwargs["bounds"] is False and kwargs["target_error"] is None
+    net, inputs = seed_network("tanh-tanh"), DiscreteUniform([-1.0, 0.0, 1.0])
+    bare = measure_information(net, inputs, settings=settings, seed=3)
+    assert bare.mi_input_lower is None and bare.mi_input_resolved is None
+    bounded = measure_information(net, inputs, settings=settings.replace(bounds=True), seed=3)
+    assert all(lo <= mi <= hi for lo, mi, hi in zip(bounded.mi_input_lower, bounded.mi_input, bounded.mi_input_upper))
+    with pytest.raises(ValueError, match="not both"):
+        measure_information(net, inputs, settings=settings, bounds=True, target_error=0.2)
+    for bad, name in [({"target_error": 0.0}, "target_error"), ({"bounds": "yes"}, "bounds")]:
+        with pytest.raises(ValueError, match=name) as caught:
+            MeasurementSettings(**bad)
+        assert "\n" not in str(caught.value)
+
+
 def test_bad_settings_raise_one_line_naming_the_field():
     for changes, name in [({"n_samples": 0}, "n_samples"), ({"estimators": ("knn",)}, "estimators"),
                           ({"binning_bin_size": -1.0}, "bin_size"), ({"colour": 1}, "colour")]:  # fmt: skip

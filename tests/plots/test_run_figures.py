@@ -105,3 +105,50 @@ def test_plot_comparison_writes_one_file(tmp_path):
     with pytest.raises(ValueError, match=".png or .svg"):
         plot_comparison([first], tmp_path / "compare.pdf")
     assert math.isfinite(out.stat().st_size)
+
+
+def test_plot_run_draws_the_bounds_band_and_unresolved_points(tmp_path):
+    # A real (tiny) run: its metrics.csv carries the bound columns, some epochs unresolved.
+    import tomllib
+
+    import tomli_w
+
+    from infoflow.config.schema import parse_config
+    from infoflow.plots.run_figures import bound_envelope
+    from infoflow.runs.reader import read_run
+    from infoflow.training.experiment import run_experiment
+
+    config = {
+        "name": "tiny-band",
+        "seeds": [0, 1],
+        "network": {"preset": "tanh"},
+        "inputs": {"kind": "gaussian", "var": 0.25},
+        "training": {"epochs": 2, "learning_rate": 0.05, "train_size": 20, "batch_size": 10, "test_size": 20},
+        "estimation": {"n_samples": 20, "n_conditional": 8, "n_inputs": 4},
+        "density": {"points": 8},
+    }
+    run_dir = run_experiment(parse_config(tomli_w.dumps(config), source="tiny"), tmp_path / "run", progress=False)
+    run = read_run(run_dir)
+    for layer in range(1, run.n_layers + 1):
+        epochs, lower, upper, unresolved = bound_envelope(run, layer)
+        assert epochs.tolist() == run.epochs.tolist() and unresolved.dtype == bool
+        mean = np.nanmean(run.mi[:, :, layer - 1], axis=0)
+        assert np.all(lower <= mean + 1e-12) and np.all(mean <= upper + 1e-12)
+        flags = run.bounds["resolved"][:, :, layer - 1]
+        assert unresolved.tolist() == (flags == 0).any(axis=0).tolist()
+        label_band = bound_envelope(run, layer, "mi_label")
+        assert label_band is not None and np.all(label_band[1] <= label_band[2])
+    paths = plot_run(run_dir)
+    assert {path.stem for path in paths} >= {"mi", "information_plane", "overview"}
+    assert all(path.stat().st_size > 0 for path in paths)
+    assert tomllib.loads((run_dir / "config.toml").read_text())["name"] == "tiny-band"
+    compared = plot_comparison({"bounded": run_dir}, tmp_path / "compare.png")
+    assert compared.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_a_run_without_bounds_has_no_band(tmp_path):
+    from infoflow.plots.run_figures import bound_envelope
+    from infoflow.runs.reader import read_run
+
+    run_dir = _synthetic(tmp_path, "nobounds", n_layers=1, n_seeds=1, true_mi=False)
+    assert bound_envelope(read_run(run_dir), 1) is None

@@ -200,3 +200,23 @@ def test_seed_bands_are_the_median_and_interquartile_range_over_seeds() -> None:
         assert row["median"] == pytest.approx(ordered[3])
         assert row["q25"] == pytest.approx(ordered[1] + 0.5 * (ordered[2] - ordered[1]))
         assert row["q75"] == pytest.approx(ordered[4] + 0.5 * (ordered[5] - ordered[4]))
+
+
+def test_the_summary_carries_the_bounds_and_bounds_csv_their_seed_statistics(swept: Path) -> None:
+    summary = pd.read_csv(swept / "summary.csv")
+    for name in ("mi_lower_nats", "mi_upper_nats", "resolved", "mi_label_lower_nats", "label_resolved"):
+        assert summary[name].notna().all()
+    assert (summary["mi_lower_nats"] <= summary["mi_nats"] + 1e-12).all()
+    assert (summary["mi_nats"] <= summary["mi_upper_nats"] + 1e-12).all()
+    bounds = pd.read_csv(swept / "bounds.csv")
+    assert list(bounds.columns[:4]) == ["network.beta", "layer", "epoch", "seeds"]
+    assert len(bounds) == 2 * 3  # grid points x epochs (one layer)
+    for (beta, epoch), rows in summary.groupby(["network.beta", "epoch"]):
+        row = bounds[(bounds["network.beta"] == beta) & (bounds["epoch"] == epoch)].iloc[0]
+        assert row["seeds"] == len(rows) == 2
+        assert row["mi_lower_mean"] == pytest.approx(rows["mi_lower_nats"].mean())
+        assert row["mi_upper_max"] == pytest.approx(rows["mi_upper_nats"].max())
+        assert row["mi_lower_min"] <= row["mi_lower_mean"] <= row["mi_mean"] <= row["mi_upper_mean"]
+        assert row["resolved_fraction"] == pytest.approx(rows["resolved"].mean())
+        assert 0.0 <= row["label_resolved_fraction"] <= 1.0
+    assert (swept / "figures" / "mi_bands.png").is_file()

@@ -293,7 +293,7 @@ def measure_information(
     """
     if settings is not None:
         given = {name: value for name, value in locals().items() if name in settings.estimator_kwargs()}
-        if given != _SIGNATURE_DEFAULTS or estimator != "sp":
+        if given != {name: _SIGNATURE_DEFAULTS[name] for name in given} or estimator != "sp":
             raise ValueError("pass settings or the keywords it gives (n_samples, ..., estimator), not both")
         extra = {"bounds": bounds, "target_error": target_error, "time_limit_s": time_limit_s, "chain": chain}
         kwargs = {**extra, **settings.estimator_kwargs(), "estimator": settings.estimators}
@@ -360,7 +360,7 @@ def _validated_plan(net, inputs, labels, n_samples, n_conditional, n_inputs, see
 _SIGNATURE_DEFAULTS = {
     name: parameter.default
     for name, parameter in inspect.signature(measure_information).parameters.items()
-    if name in ("n_samples", "n_conditional", "n_inputs", "bin_size", "target_std_error", "stratified")
+    if parameter.default is not inspect.Parameter.empty
 }
 
 

@@ -65,8 +65,8 @@ class InformationProbe:
         Fixes the probe's random stream (all its records together).
     generator : torch.Generator, optional
         Use this generator (on the model's device) instead of one seeded with ``seed``.
-    n_samples, n_conditional, n_inputs, bin_size, target_std_error, stratified, clustering_bin_size,
-    label_information, true_information, densities, density_points, density_limits : optional
+    n_samples, n_conditional, n_inputs, bin_size, target_std_error, stratified, bounds, target_error,
+    clustering_bin_size, label_information, true_information, densities, density_points, density_limits : optional
         Override the field of ``settings`` of the same name (left out: keep it); see
         :class:`~infoflow.measure.settings.MeasurementSettings`. A ``density_limits`` entry None
         means "auto".
@@ -98,6 +98,8 @@ class InformationProbe:
         bin_size: float = KEEP,
         target_std_error: float = KEEP,
         stratified: bool = KEEP,
+        bounds: bool = KEEP,
+        target_error: float | None = KEEP,
         clustering_bin_size: float | None = KEEP,
         label_information: bool = KEEP,
         true_information: bool = KEEP,
@@ -123,6 +125,8 @@ class InformationProbe:
             bin_size=bin_size,
             target_std_error=target_std_error,
             stratified=stratified,
+            bounds=bounds,
+            target_error=target_error,
             clustering_bin_size=clustering_bin_size,
             label_information=label_information,
             true_information=true_information,
@@ -190,6 +194,7 @@ class InformationProbe:
             **settings.estimator_kwargs(),
         )
         measurement_label = measurement.mi_label if settings.label_information else None
+        labelled = measurement_label is not None
         densities, outside = self._densities(measurement, epoch) if settings.densities else (None, None)
         return EpochRecord(
             epoch=epoch,
@@ -204,6 +209,12 @@ class InformationProbe:
             },
             densities=densities,
             mi_std_error=[float(value) for value in measurement.mi_input_std_error],
+            mi_lower=_floats(measurement.mi_input_lower),
+            mi_upper=_floats(measurement.mi_input_upper),
+            resolved=_flags(measurement.mi_input_resolved),
+            mi_label_lower=_floats(measurement.mi_label_lower) if labelled else None,
+            mi_label_upper=_floats(measurement.mi_label_upper) if labelled else None,
+            label_resolved=_flags(measurement.mi_label_resolved) if labelled else None,
             density_outside=outside,
             binned_entropy=None
             if settings.clustering_bin_size is None
@@ -338,6 +349,8 @@ class InformationProbe:
             f"seed = {self.seed}",
             "estimators = [" + ", ".join(json.dumps(name) for name in self.estimators) + "]",
             f"target_std_error = {float(settings.target_std_error)!r}",
+            f"bounds = {'true' if settings.bounds else 'false'}",
+            *([] if settings.target_error is None else [f"target_error = {float(settings.target_error)!r}"]),
             f"true_information = {'true' if settings.true_information else 'false'}",
             "",
         ]
@@ -370,6 +383,16 @@ class InformationProbe:
             writer.records.load_state(state["records"])
             writer.manifest["started_utc"] = self.started_utc
             writer.write_all()
+
+
+def _floats(values: Sequence[float] | None) -> list[float] | None:
+    """Return ``values`` as a list of Python floats (None stays None)."""
+    return None if values is None else [float(value) for value in values]
+
+
+def _flags(values: Sequence[bool] | None) -> list[bool] | None:
+    """Return ``values`` as a list of Python bools (None stays None)."""
+    return None if values is None else [bool(value) for value in values]
 
 
 def _pair_or_auto(limits: Sequence[float] | str) -> tuple[float, float] | str:

@@ -29,7 +29,16 @@ DENSITY_POINTS = 300
 # The fields that a config keeps in its [density] table (as ``points`` and ``limits``).
 DENSITY_FIELDS = ("density_points", "density_limits")
 # The keyword arguments of measure_information that these settings give.
-ESTIMATOR_KEYWORDS = ("n_samples", "n_conditional", "n_inputs", "bin_size", "target_std_error", "stratified")
+ESTIMATOR_KEYWORDS = (
+    "n_samples",
+    "n_conditional",
+    "n_inputs",
+    "bin_size",
+    "target_std_error",
+    "stratified",
+    "bounds",
+    "target_error",
+)
 
 GridLimits = Union[Literal["auto"], tuple[Number, Number]]
 
@@ -79,6 +88,14 @@ class MeasurementSettings:
         side (nats; a clustering statistic: lower = more clustered).
     stratified : bool
         Draws for h(T_l) take every support point of a uniform discrete X equally often.
+    bounds : bool
+        Record, with every estimate, bounds that hold the true I(X;T_l) and I(T_l;Y) (jointly,
+        >= 95 % confidence) and whether the estimate is resolved (docs/DESIGN.md, "Bounds that
+        hold at any width"). False: bare estimates (cheaper; the bound columns stay empty).
+    target_error : float or None
+        Nats: grow n_samples and n_conditional (within the estimator's time limit) until every
+        estimate is within this of both its bounds; None: measure once at the sizes given, an
+        estimate counting as resolved within 0.1 nats.
     densities : bool
         Record the density of every unit of T_l on a grid at each record.
     density_points : int
@@ -109,6 +126,12 @@ class MeasurementSettings:
     stratified: Flag = Field(
         False,
         description="true or false (true: h(T_l)'s draws take every support point of a uniform discrete X equally often)",
+    )
+    bounds: Flag = Field(
+        True, description="true or false (true: bounds that hold the truth with every estimate)"
+    )
+    target_error: Number | None = Field(
+        None, gt=0.0, description=f"{_POSITIVE} (nats: the error a resolved estimate is within) or left out"
     )
     densities: Flag = Field(True, description="true or false")
     density_points: Integer = Field(DENSITY_POINTS, ge=2, description="an integer >= 2 (grid points per layer)")

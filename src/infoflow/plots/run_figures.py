@@ -77,6 +77,69 @@ def _across_seeds(values: np.ndarray, epochs: np.ndarray) -> tuple[np.ndarray, .
     return epochs[measured], np.nanmean(kept, axis=0), np.nanmin(kept, axis=0), np.nanmax(kept, axis=0)
 
 
+def bound_envelope(run: RunRecord, layer: int, prefix: str = "mi") -> tuple[np.ndarray, ...] | None:
+    """Return (epochs, lower, upper, unresolved) of one layer's bounds over seeds, or None without bounds.
+
+    ``prefix`` "mi" is I(X;T_l), "mi_label" I(T_l;Y). The band is the envelope over seeds (the
+    least lower and the largest upper bound); an epoch is unresolved when any seed's estimate was.
+    Shapes (E',) over the epochs where any seed has both bounds; ``unresolved`` is bool.
+    """
+    flag = "resolved" if prefix == "mi" else "label_resolved"
+    lower, upper = run.bounds.get(f"{prefix}_lower_nats"), run.bounds.get(f"{prefix}_upper_nats")
+    if lower is None or upper is None:
+        return None
+    lower, upper = lower[:, :, layer - 1], upper[:, :, layer - 1]
+    measured = (np.isfinite(lower) & np.isfinite(upper)).any(axis=0)
+    if not measured.any():
+        return None
+    resolved = run.bounds.get(flag)
+    unresolved = np.zeros(measured.sum(), dtype=bool)
+    if resolved is not None:
+        unresolved = (resolved[:, measured, layer - 1] == 0).any(axis=0)
+    return (
+        run.epochs[measured],
+        np.nanmin(lower[:, measured], axis=0),
+        np.nanmax(upper[:, measured], axis=0),
+        unresolved,
+    )
+
+
+def _draw_bounds(axes: Axes, run: RunRecord, layer: int, values: np.ndarray, colour: str, first: bool) -> bool:
+    """Shade I(X;T_layer)'s bounds and mark unresolved epochs (hollow markers) on the curve ``values``.
+
+    ``values`` is the seed mean, shape (E,) over ``run.epochs``; ``first`` labels the legend
+    entries. Returns whether anything was drawn.
+    """
+    envelope = bound_envelope(run, layer)
+    if envelope is None:
+        return False
+    epochs, lower, upper, unresolved = envelope
+    axes.fill_between(
+        epochs,
+        lower,
+        upper,
+        facecolor=colour,
+        alpha=0.1,
+        edgecolor=colour,
+        linewidth=0.5,
+        linestyle="--",
+        label="95 % bounds (band)" if first else None,
+    )
+    if unresolved.any():
+        at = np.searchsorted(run.epochs, epochs[unresolved])
+        axes.scatter(
+            epochs[unresolved],
+            values[at],
+            s=22,
+            facecolors="white",
+            edgecolors=colour,
+            linewidths=1.0,
+            zorder=4,
+            label="unresolved (hollow)" if first else None,
+        )
+    return True
+
+
 def _edges(centres: np.ndarray) -> np.ndarray:
     """Cell edges around sorted centres, shape (n + 1,): midpoints, half a step beyond each end."""
     centres = np.asarray(centres, dtype=np.float64)
@@ -99,8 +162,10 @@ def _style_epoch_axis(axes: Axes, run: RunRecord) -> None:
 
 
 def _draw_mi(axes: Axes, run: RunRecord) -> None:
-    """I(X;T_l) against epoch for every layer: seed mean, min-max band, exact and other estimators."""
+    """I(X;T_l) against epoch for every layer: seed mean, min-max band over seeds, the bounds'
+    band (lighter, dashed edges), unresolved epochs as hollow markers, exact and other estimators."""
     n_seeds = run.seeds.size
+    unlabelled = True
     for layer in range(1, run.n_layers + 1):
         colour = _layer_colour(layer)
         epochs, mean, low, high = _across_seeds(run.mi[:, :, layer - 1], run.epochs)
@@ -108,6 +173,10 @@ def _draw_mi(axes: Axes, run: RunRecord) -> None:
         axes.plot(epochs, mean, color=colour, linewidth=1.6, label=label)
         if n_seeds > 1:
             axes.fill_between(epochs, low, high, color=colour, alpha=0.25, linewidth=0)
+        seed_mean = np.full(run.epochs.shape, np.nan)
+        seed_mean[np.isin(run.epochs, epochs)] = mean
+        if _draw_bounds(axes, run, layer, seed_mean, colour, first=unlabelled):
+            unlabelled = False
         if run.true_mi is not None and np.isfinite(run.true_mi[:, :, layer - 1]).any():
             true_epochs, true_mean, _, _ = _across_seeds(run.true_mi[:, :, layer - 1], run.epochs)
             # Black on top of the estimate: where they agree the estimate must still show.
@@ -174,6 +243,7 @@ def _draw_information_plane(axes: Axes, figure: Figure, run: RunRecord) -> None:
     """I(T_l;Y) against I(X;T_l), coloured by epoch, one marker per layer (seed means)."""
     assert run.mi_label is not None
     scatter = None
+    ringed = False
     epoch_range = (float(run.epochs.min()), float(max(run.epochs.max(), run.epochs.min() + 1)))
     for layer in range(1, run.n_layers + 1):
         both = np.isfinite(run.mi[:, :, layer - 1]) & np.isfinite(run.mi_label[:, :, layer - 1])
@@ -197,11 +267,34 @@ def _draw_information_plane(axes: Axes, figure: Figure, run: RunRecord) -> None:
             label=f"T_{layer}",
             zorder=2,
         )
+        unresolved = _unresolved(run, layer, both)[measured]
+        if unresolved.any():
+            axes.scatter(
+                x[unresolved],
+                y[unresolved],
+                s=60,
+                facecolors="none",
+                edgecolors="black",
+                linewidths=0.7,
+                zorder=3,
+                label=None if ringed else "unresolved (ringed)",
+            )
+            ringed = True
     if scatter is not None:
         figure.colorbar(scatter, ax=axes, label="epoch")
         axes.legend(fontsize="small", frameon=False)
     axes.set_xlabel("I(X;T) (nats)")
     axes.set_ylabel("I(T;Y) (nats)")
+
+
+def _unresolved(run: RunRecord, layer: int, both: np.ndarray) -> np.ndarray:
+    """Return, per epoch (E,), whether any seed's I(X;T_layer) or I(T_layer;Y) was unresolved where ``both`` (K, E)."""
+    layer_flags = [run.bounds.get(name) for name in ("resolved", "label_resolved")]
+    unresolved = np.zeros(both.shape[1], dtype=bool)
+    for flags in layer_flags:
+        if flags is not None:
+            unresolved |= (both & (flags[:, :, layer - 1] == 0)).any(axis=0)
+    return unresolved
 
 
 def _title(run: RunRecord, width: int = 200) -> str:
@@ -267,7 +360,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
 
 
 def plot_comparison(run_dirs: Mapping[str, str | Path] | Iterable[str | Path], out_path: str | Path) -> Path:
-    """Overlay I(X;T_l) of several runs (seed means), one panel per layer; return ``out_path``.
+    """Overlay I(X;T_l) of several runs (seed means, bounds dashed), one panel per layer; return ``out_path``.
 
     Parameters
     ----------
@@ -292,6 +385,11 @@ def plot_comparison(run_dirs: Mapping[str, str | Path] | Iterable[str | Path], o
             panels[layer - 1].plot(epochs, mean, color=colour, linewidth=1.4, label=label or run.name)
             if run.seeds.size > 1:
                 panels[layer - 1].fill_between(epochs, low, high, color=colour, alpha=0.2, linewidth=0)
+            envelope = bound_envelope(run, layer)
+            if envelope is not None:
+                # The bounds: dashed edges, so that several runs' bands stay apart.
+                for edge in envelope[1:3]:
+                    panels[layer - 1].plot(envelope[0], edge, color=colour, linewidth=0.6, linestyle="--")
     for layer, axes in enumerate(panels, start=1):
         axes.set_title(f"I(X;T_{layer})", fontsize="medium")
         axes.set_xlabel("epoch")

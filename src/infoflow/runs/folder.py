@@ -62,7 +62,12 @@ def _load_checkpoint(path: Path) -> dict[str, Any]:
             f"cannot resume: {path} is unreadable ({type(error).__name__}: {error}); use --force to start over"
         ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"cannot resume: {path} is not an infoflow checkpoint of format {CHECKPOINT_FORMAT}")
+        found = state.get("format") if isinstance(state, dict) else None
+        was = f" (it is {found}, from an older infoflow)" if isinstance(found, str) else ""
+        raise ValueError(
+            f"cannot resume: {path} is not an infoflow checkpoint of format {CHECKPOINT_FORMAT}{was}; "
+            "use --force to start over"
+        )
     return state
 
 

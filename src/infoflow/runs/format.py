@@ -34,15 +34,28 @@ FIGURES_DIR = "figures"
 RUN_FILES = (CONFIG_FILE, METRICS_FILE, DENSITIES_FILE, MANIFEST_FILE, CHECKPOINT_FILE, FIGURES_DIR)
 
 # metrics.csv's leading columns, in order; estimator columns mi_<name>_nats follow, then
-# std_error_nats (the Monte-Carlo standard error of mi_nats), density_outside (the largest
+# std_error_nats (the total standard error of mi_nats: Monte Carlo, the draws of X and the
+# finite sample P_hat), BOUND_COLUMNS (the bounds on I(X;T_l) and I(T_l;Y) that hold the truth
+# jointly with >= 95 % confidence, and whether mi_nats / mi_label_nats are resolved: within the
+# target error of both bounds, 1 or 0; empty where bounds were off), density_outside (the largest
 # fraction of a unit's density mass that fell outside the layer's density grid),
 # binned_entropy_nats (the clustering statistic H(Bin(S_l)), when asked for) and train_accuracy
 # (the reference trainer's training-set accuracy at measured epochs).
 METRIC_COLUMNS = ("seed", "epoch", "layer", "mi_nats", "true_mi_nats", "mi_label_nats", "accuracy", "loss", "lr")
-TRAILING_COLUMNS = ("std_error_nats", "density_outside", "binned_entropy_nats", "train_accuracy")
+BOUND_COLUMNS = (
+    "mi_lower_nats",
+    "mi_upper_nats",
+    "resolved",
+    "mi_label_lower_nats",
+    "mi_label_upper_nats",
+    "label_resolved",
+)
+# The 0/1 columns among BOUND_COLUMNS.
+FLAG_COLUMNS = ("resolved", "label_resolved")
+TRAILING_COLUMNS = ("std_error_nats", *BOUND_COLUMNS, "density_outside", "binned_entropy_nats", "train_accuracy")
 # What a reader needs (the rest may be absent) and the integer columns.
 METRICS_REQUIRED = METRIC_COLUMNS[:4]
-METRICS_OPTIONAL = METRIC_COLUMNS[4:]
+METRICS_OPTIONAL = (*METRIC_COLUMNS[4:], "std_error_nats", *BOUND_COLUMNS)
 INTEGER_COLUMNS = METRIC_COLUMNS[:3]
 
 
@@ -58,7 +71,8 @@ def estimator_column(name: str) -> str:
 
 def estimator_of_column(column: str) -> str | None:
     """Return the estimator whose column ``column`` is (None for any other column)."""
-    if column.startswith("mi_") and column.endswith("_nats") and column not in ("mi_nats", "mi_label_nats"):
+    known = ("mi_nats", "mi_label_nats", *BOUND_COLUMNS)
+    if column.startswith("mi_") and column.endswith("_nats") and column not in known:
         return column[len("mi_") : -len("_nats")]
     return None
 
@@ -74,7 +88,8 @@ def density_key(layer: int) -> str:
 
 
 # 2: records by recorded epoch, Adam state, train_accuracy stream
-CHECKPOINT_FORMAT = "infoflow-checkpoint-2"
+# 3: the records' rows carry BOUND_COLUMNS (a format-2 checkpoint is refused: rerun from scratch)
+CHECKPOINT_FORMAT = "infoflow-checkpoint-3"
 
 # The figures `infoflow plot` draws; any other figure infoflow draws is listed in FIGURE_INDEX
 # (one stem per line, written by plots.run_figures.save_figure beside the figures).

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from infoflow.runs.format import (
+    BOUND_COLUMNS,
     CONFIG_FILE,
     DENSITIES_FILE,
     MANIFEST_FILE,
@@ -62,7 +63,11 @@ class RunRecord:
         Density of each unit of T_l per seed and recorded epoch.
     metrics : pandas.DataFrame
         metrics.csv as a tidy table: one row per (seed, epoch, layer), every column (NaN = not
-        measured), standard errors (``std_error_nats``) included.
+        measured), total standard errors (``std_error_nats``) and bounds included.
+    bounds : dict of str to ndarray of shape (K, E, L)
+        The bound columns of metrics.csv present with a value (``mi_lower_nats``,
+        ``mi_upper_nats``, ``resolved`` as 1.0/0.0, and the ``mi_label_*``/``label_resolved``
+        ones), keyed by column name; NaN where not measured; empty for a run with bounds off.
     """
 
     run_dir: Path
@@ -83,6 +88,7 @@ class RunRecord:
     grids: tuple[np.ndarray, ...]
     densities: tuple[np.ndarray, ...]
     metrics: pd.DataFrame = field(repr=False, compare=False, default_factory=pd.DataFrame)
+    bounds: dict[str, np.ndarray] = field(repr=False, compare=False, default_factory=dict)
 
     def __repr__(self) -> str:
         return (
@@ -291,4 +297,5 @@ def read_run(run_dir: str | Path) -> RunRecord:
         grids=tuple(grids),
         densities=tuple(densities),
         metrics=pd.read_csv(run_dir / METRICS_FILE),
+        bounds={name: values for name in BOUND_COLUMNS if (values := per_layer(name)) is not None},
     )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from infoflow.runs.format import INTEGER_COLUMNS, density_key, grid_key, metric_columns
+from infoflow.runs.format import FLAG_COLUMNS, INTEGER_COLUMNS, density_key, grid_key, metric_columns
 
 @dataclass(frozen=True)
 class EpochRecord:
@@ -43,7 +43,14 @@ class EpochRecord:
         Per layer, float32 array of shape (d_l, G_l): the density of each unit of T_l on the
         layer's grid; None when not measured.
     mi_std_error : list of float or None
-        Monte-Carlo standard error of ``mi_input`` per layer, nats.
+        Total standard error of ``mi_input`` per layer, nats.
+    mi_lower, mi_upper : list of float or None
+        Bounds on I(X;T_l) per layer, nats, holding the truth (jointly with the label bounds)
+        with >= 95 % confidence; None when bounds were off.
+    resolved : list of bool or None
+        Whether ``mi_input`` is within the target error of both bounds, per layer.
+    mi_label_lower, mi_label_upper, label_resolved : list or None
+        The same for I(T_l;Y) (None without labels or bounds).
     density_outside : list of float or None
         Per layer, the largest fraction of a unit's density mass outside its grid.
     binned_entropy : list of float or None
@@ -63,6 +70,12 @@ class EpochRecord:
     estimator_mi: dict[str, list[float]] = field(default_factory=dict)
     densities: list[np.ndarray] | None = None
     mi_std_error: list[float] | None = None
+    mi_lower: list[float] | None = None
+    mi_upper: list[float] | None = None
+    resolved: list[bool] | None = None
+    mi_label_lower: list[float] | None = None
+    mi_label_upper: list[float] | None = None
+    label_resolved: list[bool] | None = None
     density_outside: list[float] | None = None
     binned_entropy: list[float] | None = None
     train_accuracy: float = math.nan
@@ -71,6 +84,11 @@ class EpochRecord:
     def is_measured(self) -> bool:
         """True when information was measured at this epoch."""
         return self.mi_input is not None
+
+
+def _flags(values: list[bool] | None) -> list[float] | None:
+    """Return 0/1 flags as floats (None stays None)."""
+    return None if values is None else [1.0 if value else 0.0 for value in values]
 
 
 def _format_cell(value: float, integer: bool) -> str:
@@ -106,6 +124,8 @@ class RunRecords:
         self.n_layers = int(n_layers)
         self.extra_estimators = list(extra_estimators)
         self.columns = metric_columns(self.extra_estimators)
+        # Columns written as integers: seed, epoch, layer and the 0/1 flags.
+        self.integer = [index < len(INTEGER_COLUMNS) or name in FLAG_COLUMNS for index, name in enumerate(self.columns)]
         # None, or an entry None: not known yet (a grid chosen from the data at the first record).
         self.grids = None if grids is None else [None if g is None else np.asarray(g, dtype=np.float64) for g in grids]
         self.rows: list[np.ndarray] = []
@@ -125,7 +145,17 @@ class RunRecords:
         ]
         estimators = [record.estimator_mi.get(name, nan_layers) for name in self.extra_estimators]
         trailing = [
-            nan_layers if record.mi_std_error is None else record.mi_std_error,
+            nan_layers if values is None else values
+            for values in (
+                record.mi_std_error,
+                record.mi_lower,
+                record.mi_upper,
+                _flags(record.resolved),
+                record.mi_label_lower,
+                record.mi_label_upper,
+                _flags(record.label_resolved),
+            )
+        ] + [
             nan_layers if record.density_outside is None else record.density_outside,
             nan_layers if record.binned_entropy is None else record.binned_entropy,
         ]
@@ -155,7 +185,7 @@ class RunRecords:
     def _append_rows(self, rows: np.ndarray) -> None:
         self.rows.append(rows)
         for row in rows:
-            cells = (_format_cell(value, index < len(INTEGER_COLUMNS)) for index, value in enumerate(row))
+            cells = (_format_cell(value, integer) for value, integer in zip(row, self.integer))
             self.lines.append(",".join(cells))
 
     def csv_text(self) -> str:

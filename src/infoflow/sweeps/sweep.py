@@ -5,6 +5,7 @@ A sweep folder::
     DIR/sweep.toml              the spec as run (written first; it marks DIR as a sweep folder)
     DIR/cells.csv               one row per cell: folder, grid values, seed, status, seconds, message
     DIR/summary.csv             every complete cell's metrics rows, grid values and folder in front
+    DIR/bounds.csv              the bounds over seeds per grid point, layer, epoch (mean, envelope, resolved)
     DIR/figures/mi_bands.png    I(X;T_l) per grid point: median and interquartile range over seeds
     DIR/figures/accuracy_bands.png
     DIR/<point>/seed=<s>/       one run folder per cell (the layout of ``infoflow run``)

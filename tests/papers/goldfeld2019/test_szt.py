@@ -11,7 +11,7 @@ from scipy.special import logsumexp
 
 from infoflow import FiniteDataset, load_config, measure_information, read_run
 from infoflow.data.szt import szt_dataset
-from infoflow.papers.goldfeld2019.analysis import H_X_NATS, layer_findings
+from infoflow.papers.goldfeld2019.analysis import H_X_NATS, layer_findings, run_findings
 from infoflow.papers.goldfeld2019.reproduce import REPORT_NAME, reproduce_szt
 from infoflow.training.experiment import build_network, build_trainer
 
@@ -87,3 +87,64 @@ def test_shortened_run_end_to_end(tmp_path):
     assert (tmp_path / "szt" / "figures" / "szt_information.png").is_file()
     # A rerun reuses the finished run and rewrites only its own report.
     assert reproduce_szt(tmp_path, epochs=3, progress=False) == report
+
+
+def test_findings_carry_the_bounds_at_the_peak_and_over_the_end_window():
+    import pandas as pd
+
+    epochs = np.arange(10)
+    mi = np.array([0.1, 0.5, 1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3])
+    lower, upper = mi - 0.05 * (1 + epochs), mi + 0.1
+    resolved = np.where(epochs < 9, 1, 0)
+    metrics = pd.DataFrame(
+        {
+            "seed": 0,
+            "epoch": epochs,
+            "layer": 1,
+            "mi_nats": mi,
+            "std_error_nats": 0.01,
+            "mi_lower_nats": lower,
+            "mi_upper_nats": upper,
+            "resolved": resolved,
+        }
+    )
+    (finding,) = layer_findings(metrics)
+    peak = int(np.flatnonzero(epochs == finding.peak_epoch)[0])
+    assert finding.peak_lower == pytest.approx(lower[peak]) and finding.peak_upper == pytest.approx(upper[peak])
+    assert finding.peak_resolved is True
+    # The end window is the last epoch (a tenth of 10): unresolved there.
+    assert finding.end_lower == pytest.approx(lower[-1]) and finding.end_upper == pytest.approx(upper[-1])
+    assert finding.end_resolved is False
+    (bare,) = layer_findings(metrics.drop(columns=["mi_lower_nats", "mi_upper_nats", "resolved"]))
+    assert np.isnan(bare.peak_lower) and bare.end_resolved is None
+
+
+def test_the_report_states_each_layers_bounds(tmp_path):
+    import tomli_w
+
+    from infoflow.config.schema import parse_config
+    from infoflow.papers.goldfeld2019.reproduce import report_text
+    from infoflow.training.experiment import run_experiment
+
+    config = {
+        "name": "tiny-report",
+        "seeds": [0],
+        "network": {"preset": "tanh"},
+        "inputs": {"kind": "gaussian", "var": 0.25},
+        "training": {"epochs": 2, "learning_rate": 0.05, "train_size": 20, "batch_size": 10, "test_size": 20},
+        "estimation": {"n_samples": 20, "n_conditional": 8, "n_inputs": 4},
+        "density": {"points": 8},
+    }
+    run_dir = run_experiment(parse_config(tomli_w.dumps(config), source="tiny"), tmp_path / "run", progress=False)
+    text = report_text(run_dir)
+    (finding,) = run_findings(str(run_dir))
+    assert finding.peak_lower <= finding.peak_upper and finding.end_lower <= finding.end_upper
+    row = next(line for line in text.splitlines() if line.startswith("| 0 | 1 |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[3].startswith(f"[{finding.peak_lower:.3f}, {finding.peak_upper:.3f}]")
+    assert cells[5].startswith(f"[{finding.end_lower:.3f}, {finding.end_upper:.3f}]")
+    assert cells[5].endswith("resolved")
+    assert "I(X;T) at peak in" in text
+    from infoflow.papers.goldfeld2019.figures import plot_szt
+
+    assert all(path.stat().st_size > 0 for path in plot_szt(run_dir))

@@ -11,7 +11,10 @@ Per layer and seed, from metrics.csv:
   ``COMPRESSION_SE_MULTIPLE`` standard errors of the difference;
 * **clustering** over the same window: the change of H(Bin(S_l)) (``binned_entropy_nats``): a fall
   by ``CLUSTERING_MIN_NATS`` or more means the representation gathered into fewer cells;
-* the ceiling: no estimate may exceed H(X) = log 4096 by more than ``CEILING_SE_MULTIPLE`` SE.
+* the ceiling: no estimate may exceed H(X) = log 4096 by more than ``CEILING_SE_MULTIPLE`` SE;
+* the bounds (``mi_lower_nats``, ``mi_upper_nats``, ``resolved``) at the peak epoch and over the end
+  window (the least lower and largest upper bound there; resolved when every epoch there is), NaN
+  for a run measured with bounds off.
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ class LayerFinding:
     """What one layer of one seed did.
 
     Attributes are in nats except epochs; ``compresses`` and ``clusters`` are the verdicts.
+    ``peak_lower``/``peak_upper`` bound I(X;T_l) at the peak epoch, ``end_lower``/``end_upper``
+    over the end window; ``*_resolved`` says whether the estimates there are resolved (None
+    without bounds).
     """
 
     seed: int
@@ -59,6 +65,12 @@ class LayerFinding:
     max_nats: float
     max_std_error: float
     within_ceiling: bool
+    peak_lower: float = math.nan
+    peak_upper: float = math.nan
+    peak_resolved: bool | None = None
+    end_lower: float = math.nan
+    end_upper: float = math.nan
+    end_resolved: bool | None = None
 
     @property
     def coincides(self) -> bool:
@@ -89,6 +101,8 @@ def layer_findings(metrics: pd.DataFrame) -> list[LayerFinding]:
             clustering_change = float(np.median(binned[-n_end:]) - binned[peak_index])
         clusters = bool(clustering_change <= -CLUSTERING_MIN_NATS)
         top = int(np.argmax(mi))
+        peak_bounds = _bounds(rows.iloc[[peak_index]])
+        end_bounds = _bounds(rows.iloc[-n_end:])
         findings.append(
             LayerFinding(
                 seed=int(seed),
@@ -104,9 +118,28 @@ def layer_findings(metrics: pd.DataFrame) -> list[LayerFinding]:
                 max_nats=float(mi[top]),
                 max_std_error=float(se[top]),
                 within_ceiling=bool(mi[top] <= H_X_NATS + CEILING_SE_MULTIPLE * se[top] + 1e-9),
+                peak_lower=peak_bounds[0],
+                peak_upper=peak_bounds[1],
+                peak_resolved=peak_bounds[2],
+                end_lower=end_bounds[0],
+                end_upper=end_bounds[1],
+                end_resolved=end_bounds[2],
             )
         )
     return findings
+
+
+def _bounds(rows: pd.DataFrame) -> tuple[float, float, bool | None]:
+    """Return (least lower bound, largest upper bound, all resolved) of I(X;T_l) over ``rows``.
+
+    (NaN, NaN, None) when the rows carry no bounds.
+    """
+    if not {"mi_lower_nats", "mi_upper_nats"} <= set(rows.columns) or rows["mi_lower_nats"].isna().all():
+        return math.nan, math.nan, None
+    resolved = None
+    if "resolved" in rows and rows["resolved"].notna().all():
+        resolved = bool((rows["resolved"] == 1).all())
+    return float(rows["mi_lower_nats"].min()), float(rows["mi_upper_nats"].max()), resolved
 
 
 def run_findings(run_dir: str) -> list[LayerFinding]:

@@ -1,5 +1,6 @@
 """The SZT experiment's figures, in the style of the field: MI per layer over log-spaced epochs with
-standard-error bands, the clustering statistic beside it, from a run folder only."""
+standard-error bands and the bounds (dashed, unresolved epochs hollow), the clustering statistic
+beside it, from a run folder only."""
 
 from __future__ import annotations
 
@@ -31,7 +32,42 @@ def _seed_mean(metrics: pd.DataFrame, column: str, layer: int) -> tuple[np.ndarr
     return mean.index.to_numpy(), mean.to_numpy(), se.to_numpy()
 
 
+def _draw_bounds(axes: Axes, metrics: pd.DataFrame, layer: int, colour: str, first: bool) -> bool:
+    """Draw I(X;T_layer)'s bounds (envelope over seeds, dashed edges) and hollow markers where unresolved.
+
+    Returns whether the run had bounds for this layer.
+    """
+    if "mi_lower_nats" not in metrics or "mi_upper_nats" not in metrics:
+        return False
+    rows = metrics[(metrics["layer"] == layer) & metrics["mi_lower_nats"].notna()]
+    if rows.empty:
+        return False
+    grouped = rows.groupby("epoch")
+    x = grouped["mi_lower_nats"].min().index.to_numpy() + 1
+    lower, upper = grouped["mi_lower_nats"].min().to_numpy(), grouped["mi_upper_nats"].max().to_numpy()
+    label = "bounds (envelope over seeds)" if first else None
+    axes.fill_between(x, lower, upper, color=colour, alpha=0.08, linewidth=0, label=label)
+    axes.plot(x, lower, color=colour, linewidth=0.6, linestyle="--")
+    axes.plot(x, upper, color=colour, linewidth=0.6, linestyle="--")
+    if "resolved" in rows:
+        unresolved = (grouped["resolved"].min() == 0).to_numpy()
+        mean = grouped["mi_nats"].mean().to_numpy()
+        if unresolved.any():
+            axes.scatter(
+                x[unresolved],
+                mean[unresolved],
+                s=18,
+                facecolors="white",
+                edgecolors=colour,
+                linewidths=0.9,
+                zorder=4,
+                label="unresolved (hollow)" if first else None,
+            )
+    return True
+
+
 def _draw_series(axes: Axes, metrics: pd.DataFrame, column: str, ylabel: str, band: bool) -> None:
+    first = True
     for layer in sorted(metrics["layer"].unique()):
         epochs, mean, se = _seed_mean(metrics, column, int(layer))
         if not len(epochs):
@@ -41,6 +77,8 @@ def _draw_series(axes: Axes, metrics: pd.DataFrame, column: str, ylabel: str, ba
         axes.plot(x, mean, color=colour, linewidth=1.4, label=f"T_{int(layer)}")
         if band and np.any(se > 0):
             axes.fill_between(x, mean - BAND_SE * se, mean + BAND_SE * se, color=colour, alpha=0.25, linewidth=0)
+        if band and column == "mi_nats" and _draw_bounds(axes, metrics, int(layer), colour, first):
+            first = False
     axes.set_xscale("log")
     axes.set_xlabel("epoch + 1")
     axes.set_ylabel(ylabel)
@@ -57,7 +95,7 @@ def plot_szt(run_dir: str | Path) -> list[Path]:
     left, right = figure.subplots(1, 2)
     _draw_series(left, metrics, "mi_nats", "I(X;T_l) (nats)", band=True)
     left.axhline(H_X_NATS, color="0.4", linestyle=":", linewidth=1.0, label="H(X) = log 4096")
-    left.set_title(f"I(X;T_l), bands +-{BAND_SE:g} s.e.", fontsize="medium")
+    left.set_title(f"I(X;T_l), bands +-{BAND_SE:g} s.e., dashed: bounds", fontsize="medium")
     left.legend(fontsize="small", frameon=False, ncol=2)
     if "binned_entropy_nats" in metrics and metrics["binned_entropy_nats"].notna().any():
         _draw_series(right, metrics, "binned_entropy_nats", "H(Bin(S_l)) (nats)", band=False)

@@ -9,6 +9,7 @@ reported as measured.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -42,6 +43,14 @@ def _verdict(finding: LayerFinding) -> str:
     return "compresses, without clustering"
 
 
+def _bracket(lower: float, upper: float, resolved: bool | None) -> str:
+    """Return "[lo, hi] resolved|unresolved" (or "n/a" for a run without bounds)."""
+    if math.isnan(lower):
+        return "n/a"
+    state = "" if resolved is None else (" resolved" if resolved else " unresolved")
+    return f"[{lower:.3f}, {upper:.3f}]{state}"
+
+
 def report_text(run_dir: str | Path) -> str:
     """Return the markdown report of an SZT run folder."""
     run = read_run(run_dir)
@@ -64,14 +73,20 @@ def report_text(run_dir: str | Path) -> str:
         f"Compression: the MI's smoothed peak minus its end value, significant above "
         f"max({COMPRESSION_MIN_NATS} nats, {COMPRESSION_SE_MULTIPLE:g} s.e.). Clustering: H(Bin(S_l)) falls by "
         f">= {CLUSTERING_MIN_NATS} nats over the same window. Ceiling: H(X) = log 4096 = {H_X_NATS:.3f} nats.",
+        "Bounds: I(X;T_l) lies in [lower, upper] (all layers jointly, >= 95 % confidence) at the peak "
+        "epoch and over the end window; resolved: the estimate is within the target error of both bounds "
+        "(README, docs/DESIGN.md \"Bounds that hold at any width\").",
         "",
-        "| seed | layer | peak I(X;T) (epoch) | end I(X;T) | compression (s.e.) | change of H(Bin(S)) | max I <= H(X)? | verdict |",
-        "|---|---|---|---|---|---|---|---|",
+        "| seed | layer | peak I(X;T) (epoch) | I(X;T) at peak in | end I(X;T) | I(X;T) at end in | compression (s.e.) "
+        "| change of H(Bin(S)) | max I <= H(X)? | verdict |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for finding in findings:
         lines.append(
             f"| {finding.seed} | {finding.layer} | {finding.peak_nats:.3f} ({finding.peak_epoch}) | "
-            f"{finding.end_nats:.3f} | {finding.compression_nats:+.3f} ({finding.compression_std_error:.3f}) | "
+            f"{_bracket(finding.peak_lower, finding.peak_upper, finding.peak_resolved)} | {finding.end_nats:.3f} | "
+            f"{_bracket(finding.end_lower, finding.end_upper, finding.end_resolved)} | "
+            f"{finding.compression_nats:+.3f} ({finding.compression_std_error:.3f}) | "
             f"{finding.clustering_change_nats:+.3f} | "
             f"{'yes' if finding.within_ceiling else 'NO'} ({finding.max_nats:.3f} +- {finding.max_std_error:.3f}) | "
             f"{_verdict(finding)} |"
