@@ -126,18 +126,6 @@ def stratified_draws(
     return support[rows], None if labels is None else labels[rows]
 
 
-def label_classes(values: Any, n: int, device: torch.device) -> tuple[torch.Tensor, int]:
-    """Return each sample's class index (n,) and the number of classes, from its labels (n,) or (n, k)."""
-    values = values if isinstance(values, torch.Tensor) else torch.as_tensor(values)
-    if values.ndim == 0 or values.shape[0] != n:
-        raise ValueError(
-            f"labels must give one label per input, shape ({n},) or ({n}, k); got shape {tuple(values.shape)}"
-        )
-    rows = values.reshape(n, -1).to(device)
-    classes, class_index = torch.unique(rows, dim=0, return_inverse=True)
-    return class_index, classes.shape[0]
-
-
 @dataclass(frozen=True)
 class Conditionals:
     """Outputs for each conditioning input x repeated n_conditional times.

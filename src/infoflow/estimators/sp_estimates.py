@@ -17,7 +17,8 @@ from infoflow.entropy import gaussian_entropy, sp_entropy
 from infoflow.estimators.bounds import PAIRWISE_OF_ESTIMATOR, binned_entropy, pairwise_distance_entropy
 from infoflow.estimators.brackets import LayerSP
 from infoflow.estimators.confidence import Estimate
-from infoflow.estimators.draws import Conditionals, Draws, label_classes
+from infoflow.estimators.draws import Conditionals, Draws
+from infoflow.estimators.label_classes import label_classes
 
 
 @dataclass(frozen=True)
