@@ -127,17 +127,16 @@ def _draw_bounds(axes: Axes, run: RunRecord, layer: int, values: np.ndarray, col
     )
     if unresolved.any():
         at = np.searchsorted(run.epochs, epochs[unresolved])
-        axes.scatter(
-            epochs[unresolved],
-            values[at],
-            s=22,
-            facecolors="white",
-            edgecolors=colour,
-            linewidths=1.0,
-            zorder=4,
-            label="unresolved (hollow)" if first else None,
-        )
+        draw_unresolved(axes, epochs[unresolved], values[at], colour, first)
     return True
+
+
+def draw_unresolved(axes: Axes, x: np.ndarray, y: np.ndarray, colour: str, first: bool) -> None:
+    """Draw unresolved estimates (x, y of shape (k,)) as hollow markers; ``first`` labels them in the legend."""
+    axes.scatter(
+        x, y, s=22, facecolors="white", edgecolors=colour, linewidths=1.0, zorder=4,
+        label="unresolved (hollow)" if first else None,
+    )
 
 
 def _edges(centres: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from infoflow.papers.goldfeld2019.analysis import H_X_NATS
-from infoflow.plots.run_figures import save_figure
+from infoflow.plots.run_figures import draw_unresolved, save_figure
 from infoflow.runs.reader import read_run
 
 # Bands of +-2 standard errors (about 95 %) of the Monte-Carlo parts of each estimate.
@@ -53,16 +53,7 @@ def _draw_bounds(axes: Axes, metrics: pd.DataFrame, layer: int, colour: str, fir
         unresolved = (grouped["resolved"].min() == 0).to_numpy()
         mean = grouped["mi_nats"].mean().to_numpy()
         if unresolved.any():
-            axes.scatter(
-                x[unresolved],
-                mean[unresolved],
-                s=18,
-                facecolors="white",
-                edgecolors=colour,
-                linewidths=0.9,
-                zorder=4,
-                label="unresolved (hollow)" if first else None,
-            )
+            draw_unresolved(axes, x[unresolved], mean[unresolved], colour, first)
     return True
 
 
