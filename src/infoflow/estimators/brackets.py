@@ -44,6 +44,7 @@ from infoflow.estimators.decoders import (
 )
 from infoflow.estimators.draws import Draws
 from infoflow.estimators.fresh_draws import decodable_support, derived_generators, fresh_sample, repeated_outputs
+from infoflow.estimators.label_classes import label_classes
 
 # Centres at which SP's influence function is evaluated for h(T_l), and in all for the conditionals.
 INFLUENCE_ROWS = 128
@@ -104,7 +105,8 @@ class Brackets:
 def _class_indices(main: torch.Tensor, *others: torch.Tensor) -> list[torch.Tensor]:
     """Return class indices of each label tensor over the classes of all of them together."""
     rows = [values.reshape(values.shape[0], -1).to(torch.float64).cpu() for values in (main, *others)]
-    _, inverse = torch.unique(torch.cat(rows), dim=0, return_inverse=True)
+    joined = torch.cat(rows)
+    inverse, _ = label_classes(joined, joined.shape[0], joined.device)
     return list(torch.split(inverse, [r.shape[0] for r in rows]))
 
 
