@@ -90,7 +90,7 @@ def bound_log_density(points: torch.Tensor, centres: torch.Tensor, beta: float) 
 
     In one dimension with many centres, q is the linearly binned mixture of
     :mod:`infoflow.entropy.binned_mixture` (a density, so cross-entropies under it stay upper
-    bounds; within far less than 0.001 nats of the exact mixture's); otherwise the exact
+    bounds; within 1e-4 nats of the exact mixture's on average); otherwise the exact
     :func:`mixture_log_density`.
 
     Parameters
