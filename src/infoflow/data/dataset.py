@@ -18,6 +18,18 @@ from infoflow.data.torch_rows import rows_from_torch
 DATASET_SUFFIXES = (".npz", ".csv")
 
 
+def split_sizes(n_rows: int, split: float | None) -> tuple[int, int]:
+    """Return (training rows, test rows) of a data set of ``n_rows`` rows under the share ``split``.
+
+    ``round(split * n_rows)`` rows train (at least 1, at most ``n_rows - 1``) and the rest test;
+    None: every row does both. With one row a split leaves no test row (0).
+    """
+    if split is None:
+        return n_rows, n_rows
+    n_train = max(1, min(n_rows - 1, round(split * n_rows)))
+    return n_train, n_rows - n_train
+
+
 class FiniteDataset(InputDistribution):
     """X uniform over the k rows of ``x``; the label of row i is ``y[i]`` when labels are given.
 
