@@ -42,7 +42,8 @@ def test_tensor_dataset_rows_and_labels_are_kept() -> None:
     assert data.y.dtype == torch.int64 and torch.equal(data.y, y)
     # The support is uniform over the rows.
     support, weights = data.support()
-    assert torch.equal(support, x.to(torch.float64)) and torch.allclose(weights, torch.full((6,), 1 / 6, dtype=torch.float64))
+    assert torch.equal(support, x.to(torch.float64))
+    assert torch.allclose(weights, torch.full((6,), 1 / 6, dtype=torch.float64))
 
 
 def test_limit_takes_the_first_rows() -> None:

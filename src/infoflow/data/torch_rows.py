@@ -47,7 +47,8 @@ def _pair(dataset: Any, index: int) -> tuple[Any, Any]:
         reason = " ".join(str(error).split()) or type(error).__name__
         raise ValueError(f"dataset[{index}] cannot be read ({type(error).__name__}: {reason})") from None
     if not isinstance(item, (tuple, list)) or len(item) != 2:
-        got = f"a {type(item).__name__} of length {len(item)}" if isinstance(item, (tuple, list)) else type(item).__name__
+        sized = isinstance(item, (tuple, list))
+        got = f"a {type(item).__name__} of length {len(item)}" if sized else type(item).__name__
         raise ValueError(f"dataset[{index}] must be an (input, label) pair; got {got}")
     return item[0], item[1]
 
