@@ -17,7 +17,7 @@ from infoflow import FiniteDataset, GaussianNoise, InformationProbe
 from infoflow.integrations.lightning import InformationCallback
 
 BETA = 0.1
-PROBE = dict(n_samples=200, n_conditional=40, n_inputs=30, densities=False)
+PROBE = dict(n_samples=200, n_conditional=40, n_inputs=30, target_std_error=0.05, densities=False)
 
 
 def _data() -> TensorDataset:
