@@ -126,9 +126,13 @@ def test_validation_stage_writes_the_logged_metrics() -> None:
         return module.net
 
     callback = InformationCallback(data, model=network, stage="validation", accuracy_key="val_acc", **PROBE)
-    _fit([callback], epochs=2, validate=True)
+    module = _fit([callback], epochs=2, validate=True)
     # Every epoch by default (the settings' schedule over max_epochs); the sanity check is skipped.
     assert [record.epoch for record in callback.records] == [0, 1, 2]
+    # A validation outside fit records nothing.
+    validator = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False, callbacks=[callback])
+    validator.validate(module, DataLoader(_data(), batch_size=60), verbose=False)
+    assert len(callback.records) == 3
     assert math.isnan(callback.records[0].accuracy)
     assert all(0.0 <= record.accuracy <= 1.0 for record in callback.records[1:])
     assert callback.probe is not None and callback.probe.run_dir is None

@@ -142,7 +142,8 @@ class InformationCallback(pl.Callback):
             self._record(trainer, trainer.current_epoch + 1)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self.stage == "validation" and not trainer.sanity_checking:
+        # Only the validation inside fit: not sanity checks, not a separate trainer.validate().
+        if self.stage == "validation" and not trainer.sanity_checking and trainer.state.fn == "fit":
             self._record(trainer, trainer.current_epoch + 1)
 
     def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
