@@ -52,9 +52,20 @@ def _good_csv(path: Path) -> None:
 
 # (file name, writer, extra [inputs] keys, [training] keys, words the one line must hold)
 CASES: dict[str, tuple[str, Callable[[Path], None], str, str, tuple[str, ...]]] = {
-    # The example: 200 rows, split 0.5 -> 100 training rows, default train_size 1000.
+    # The example: 200 rows, split 0.5 -> 100 training rows, train_size 1000 given.
     "too few rows for the split": (
-        "data.npz", lambda p: _npz(p, x=_rows()[0], y=_rows()[1]), "split = 0.5", "", ("100 training rows", "train_size")
+        "data.npz",
+        lambda p: _npz(p, x=_rows()[0], y=_rows()[1]),
+        "split = 0.5",
+        "train_size = 1000",
+        ("training.train_size = 1000", "100 training rows", "split = 0.5 of 200 rows"),
+    ),
+    "too few test rows": (
+        "data.npz",
+        lambda p: _npz(p, x=_rows()[0], y=_rows()[1]),
+        "split = 0.75",
+        "test_size = 51",
+        ("training.test_size = 51", "50 test rows"),
     ),
     "one row cannot be split": (
         "data.npz", lambda p: _npz(p, x=_rows(1)[0], y=_rows(1)[1]), "split = 0.5", "train_size = 1", ("1 rows", "split")

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from infoflow.config.dataset_sizes import dataset_training_table
 from infoflow.config.errors import ConfigError, describe, from_validation_error, one_of
 from infoflow.config.experiment import ExperimentConfig
 from infoflow.config.inputs import INPUT_CONFIGS, INPUT_KINDS
@@ -85,7 +86,8 @@ def _parse_experiment(
     inputs = _validate(INPUT_CONFIGS[inputs_kind], inputs_table, "inputs", {"base_dir": base_dir})
     labels_table = _table(data, "labels")
     labels = _validate(LABEL_CONFIGS[_kind(labels_table, "labels", LABEL_KINDS, "threshold")], labels_table, "labels")
-    training = _validate(TrainingConfig, _table(data, "training"), "training")
+    # A data set's sizes come from its file's rows (config/dataset_sizes.py).
+    training = _validate(TrainingConfig, dataset_training_table(inputs, _table(data, "training")), "training")
     estimation = _measurement(_table(data, "estimation"), _table(data, "density"), network)
     top = {
         "name": data.get("name", default_name),

@@ -12,9 +12,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from infoflow.data.distributions import MAX_ENTRIES, InputDistribution, check_count, as_float_array
+from infoflow.data.distributions import MAX_ENTRIES, InputDistribution, as_float_array, check_count
+from infoflow.data.torch_rows import rows_from_torch
 
 DATASET_SUFFIXES = (".npz", ".csv")
+
+
+def split_sizes(n_rows: int, split: float | None) -> tuple[int, int]:
+    """Return (training rows, test rows) of a data set of ``n_rows`` rows under the share ``split``.
+
+    ``round(split * n_rows)`` rows train (at least 1, at most ``n_rows - 1``) and the rest test;
+    None: every row does both. With one row a split leaves no test row (0).
+    """
+    if split is None:
+        return n_rows, n_rows
+    n_train = max(1, min(n_rows - 1, round(split * n_rows)))
+    return n_train, n_rows - n_train
 
 
 class FiniteDataset(InputDistribution):
@@ -95,6 +108,38 @@ class FiniteDataset(InputDistribution):
         """Return the data set of the given rows (indices or a boolean mask), labels kept."""
         index = np.asarray(rows)
         return FiniteDataset(self._x[index], None if self._y is None else self._y[index])
+
+    @classmethod
+    def from_torch(cls, dataset: Any, *, limit: int | None = None) -> FiniteDataset:
+        """Return the data set of the first ``limit`` rows of a map-style torch Dataset of (input, label) pairs.
+
+        Parameters
+        ----------
+        dataset : torch.utils.data.Dataset
+            Map-style (``len(dataset)`` and ``dataset[i]``), each item an (input, label) pair: the
+            input a tensor, array or number, of one shape for every row (at most 4 axes); the
+            label a number or tensor (a class or a value, or a vector of them).
+        limit : int, optional
+            Read only the first ``limit`` rows (all of them when the dataset is shorter).
+
+        Returns
+        -------
+        FiniteDataset
+            ``x`` float64 of shape (k, *input_shape): each input keeps the shape the dataset gives
+            it, so the probe feeds the model what its own data loader does (an image (1, 8, 8)
+            for a CNN; flatten in the dataset's transform for an MLP). ``y`` int64 (k,) when every
+            label is an integer (classes), float64 otherwise; (k, m) for vector labels.
+
+        Raises
+        ------
+        ValueError
+            One line naming ``dataset`` (or the row ``dataset[i]``) or ``limit``: an iterable-style
+            dataset or one without ``__len__``, an empty one, items that are not (input, label)
+            pairs, inputs or labels of different shapes, non-numeric values, NaN or inf, or a
+            ``limit`` below 1.
+        """
+        x, y = rows_from_torch(dataset, limit)
+        return cls(x, y)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, label_column: str | None = None) -> FiniteDataset:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from infoflow.data.distributions import InputDistribution
-from infoflow.models.noise import LayerOutputs, model_device, propagate
+from infoflow.models.noise import LayerOutputs, evaluation_mode, model_device, propagate
 from infoflow.validation import check_memory
 
 
@@ -57,7 +57,9 @@ def layer_widths(net: nn.Module, inputs: InputDistribution, device: torch.device
     probe.manual_seed(0)
     cpu_probe = torch.Generator()
     cpu_probe.manual_seed(0)
-    with torch.no_grad():
+    # In eval mode, as every measuring pass: a training-mode BatchNorm or dropout would update its
+    # statistics or draw from the global random state (a training loop's stream).
+    with torch.no_grad(), evaluation_mode(net):
         outputs = propagate(net, inputs.sample(1, cpu_probe).to(device), probe)
     return [inputs.dim] + [s.shape[-1] for s in outputs.clean]
 

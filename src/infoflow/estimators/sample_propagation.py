@@ -32,6 +32,7 @@ import inspect
 import math
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -53,6 +54,7 @@ from infoflow.estimators.draws import (
 )
 from infoflow.estimators.sp_estimates import Estimates, estimate_all
 from infoflow.models.mlp import NoisyMLP
+from infoflow.models.dropout import dropout_on
 from infoflow.models.noise import GaussianNoise, evaluation_mode
 from infoflow.validation import integer_at_least
 
@@ -216,6 +218,7 @@ class _Plan:
     chain: bool
     device: torch.device
     widths: list[int]
+    dropout: bool = False
 
 
 def measure_information(
@@ -237,6 +240,7 @@ def measure_information(
     target_error: float | None = None,
     time_limit_s: float = 60.0,
     chain: bool | None = None,
+    dropout: bool = False,
 ) -> InformationMeasurement:
     """Return I(X;T_l) (and I(T_l;Y) if labels are given) in nats for every layer, with bounds.
 
@@ -279,6 +283,11 @@ def measure_information(
     chain : bool, optional
         Whether the noise layers form a Markov chain (data processing then ties the layers'
         bounds together); default: :func:`is_chain`.
+    dropout : bool
+        False (default): dropout modules are off, the network measured as it is evaluated. True:
+        they draw masks while measuring (from a stream the generator fixes), which then count as
+        channel noise of the layers after them; a dropout before the first noise layer is refused
+        (see :mod:`infoflow.models.dropout`).
 
     Returns
     -------
@@ -300,6 +309,9 @@ def measure_information(
         return measure_information(net, inputs, labels, generator=generator, seed=seed, **kwargs)
     plan = _validated_plan(net, inputs, labels, n_samples, n_conditional, n_inputs, seed, estimator,
                            bin_size, target_std_error, stratified, bounds, chain)
+    if not isinstance(dropout, bool):
+        raise ValueError(f"dropout must be true or false; got {dropout!r}")
+    plan = replace(plan, dropout=dropout)
     noise_generator, input_generator = make_generators(generator, plan.seed, plan.device)
     if target_error is None:
         return _measure_once(net, inputs, labels, plan, noise_generator, input_generator, RESOLVED_NATS)
@@ -375,7 +387,7 @@ def _measure_once(
 ) -> InformationMeasurement:
     """One measurement at the plan's sizes: SP estimates, then (with bounds) their brackets."""
     names = plan.estimators + (("sp",) if plan.bounds and "sp" not in plan.estimators else ())
-    with torch.no_grad(), evaluation_mode(net):
+    with torch.no_grad(), evaluation_mode(net), dropout_on(net, noise_generator) if plan.dropout else nullcontext():
         draws = draw_samples(
             net, inputs, labels, n_samples=plan.n_samples, n_conditional=plan.n_conditional,
             n_inputs=plan.n_inputs, stratified=plan.stratified, needs_layer_one="binning" in names,

@@ -66,7 +66,8 @@ class InformationProbe:
     generator : torch.Generator, optional
         Use this generator (on the model's device) instead of one seeded with ``seed``.
     n_samples, n_conditional, n_inputs, bin_size, target_std_error, stratified, bounds, target_error,
-    clustering_bin_size, label_information, true_information, densities, density_points, density_limits : optional
+    clustering_bin_size, label_information, true_information, dropout, densities, density_points,
+    density_limits : optional
         Override the field of ``settings`` of the same name (left out: keep it); see
         :class:`~infoflow.measure.settings.MeasurementSettings`. A ``density_limits`` entry None
         means "auto".
@@ -103,6 +104,7 @@ class InformationProbe:
         clustering_bin_size: float | None = KEEP,
         label_information: bool = KEEP,
         true_information: bool = KEEP,
+        dropout: bool = KEEP,
         densities: bool = KEEP,
         density_points: int = KEEP,
         density_limits: Sequence[Sequence[float] | str | None] | None = KEEP,
@@ -130,6 +132,7 @@ class InformationProbe:
             clustering_bin_size=clustering_bin_size,
             label_information=label_information,
             true_information=true_information,
+            dropout=dropout,
             densities=densities,
             density_points=density_points,
             density_limits=density_limits,
@@ -352,6 +355,7 @@ class InformationProbe:
             f"bounds = {'true' if settings.bounds else 'false'}",
             *([] if settings.target_error is None else [f"target_error = {float(settings.target_error)!r}"]),
             f"true_information = {'true' if settings.true_information else 'false'}",
+            f"dropout = {'true' if settings.dropout else 'false'}",
             "",
         ]
         return "\n".join(lines)

@@ -38,6 +38,7 @@ ESTIMATOR_KEYWORDS = (
     "stratified",
     "bounds",
     "target_error",
+    "dropout",
 )
 
 GridLimits = Union[Literal["auto"], tuple[Number, Number]]
@@ -96,6 +97,12 @@ class MeasurementSettings:
         Nats: grow n_samples and n_conditional (within the estimator's time limit) until every
         estimate is within this of both its bounds; None: measure once at the sizes given, an
         estimate counting as resolved within 0.1 nats.
+    dropout : bool
+        False: dropout modules are switched off while measuring (the network measured as it is
+        evaluated; the noise layers always stay on). True: they draw masks while measuring, which
+        then count as channel noise of the layers after them (a dropout before the first noise
+        layer is refused). The model's modes are restored after every measurement. A config's
+        networks have no dropout; the key matters for models measured by a probe.
     densities : bool
         Record the density of every unit of T_l on a grid at each record.
     density_points : int
@@ -132,6 +139,10 @@ class MeasurementSettings:
     )
     target_error: Number | None = Field(
         None, gt=0.0, description=f"{_POSITIVE} (nats: the error a resolved estimate is within) or left out"
+    )
+    dropout: Flag = Field(
+        False,
+        description="true or false (true: dropout modules draw masks while measuring; false: off, as in eval mode)",
     )
     densities: Flag = Field(True, description="true or false")
     density_points: Integer = Field(DENSITY_POINTS, ge=2, description="an integer >= 2 (grid points per layer)")

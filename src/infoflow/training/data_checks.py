@@ -1,30 +1,26 @@
 """A data set checked against the experiment that trains on it, before any run folder exists.
 
-``inputs.kind = "dataset"`` names a file the config validator only sees exists; what is in it
-(rows, numbers, labels) is known once it is read. :func:`check_dataset_inputs` reads it and
+``inputs.kind = "dataset"`` names a file whose rows the config validator counts (to fill
+``training.train_size`` / ``test_size``, config/dataset_sizes.py); what else is in it (numbers,
+labels) is checked against the experiment here. :func:`check_dataset_inputs` reads it and
 refuses, in one line naming the file and what is wrong, everything the trainer would otherwise
-meet mid-run: an unreadable file, too few rows for the split and ``training.train_size``, a
-dimension the network does not take, labels missing or unusable by the loss.
+meet mid-run: an unreadable file, too few rows for the split and ``training.train_size`` /
+``test_size`` (a config built in Python), a dimension the network does not take, labels missing
+or unusable by the loss.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from infoflow.config.dataset_sizes import SIZE_FIELDS, size_error
 from infoflow.config.experiment import ExperimentConfig
-from infoflow.data.dataset import FiniteDataset
+from infoflow.data.dataset import FiniteDataset, split_sizes
 
 
 def training_rows(n_rows: int, split: float | None) -> tuple[int, int]:
-    """Return (training rows, test rows) of a data set of ``n_rows`` rows under ``split``.
-
-    The trainer's rule: ``round(split * n_rows)`` rows train (at least 1, at most ``n_rows - 1``),
-    the rest test; None: every row does both.
-    """
-    if split is None:
-        return n_rows, n_rows
-    n_train = max(1, min(n_rows - 1, round(split * n_rows)))
-    return n_train, n_rows - n_train
+    """Return (training rows, test rows) of a data set of ``n_rows`` rows under ``split`` (the trainer's rule)."""
+    return split_sizes(n_rows, split)
 
 
 def check_dataset_inputs(config: ExperimentConfig) -> FiniteDataset | None:
@@ -47,13 +43,11 @@ def check_dataset_inputs(config: ExperimentConfig) -> FiniteDataset | None:
             f"{path}: {n_rows} rows are too few for inputs.split = {inputs.split}: it leaves {n_train} for training "
             f"and {n_test} for testing (each needs at least 1)"
         )
-    train_size = config.training.train_size
-    if train_size > n_train:
-        share = "" if inputs.split is None else f" (inputs.split = {inputs.split} of {n_rows})"
-        raise ValueError(
-            f"{path}: {n_train} training rows{share} are too few for training.train_size = {train_size}; "
-            f"set train_size <= {n_train} (and batch_size <= it)"
-        )
+    # The parser filled and checked the sizes; a config built in Python is checked here.
+    for field, available in zip(SIZE_FIELDS, (n_train, n_test)):
+        size = getattr(config.training, field)
+        if size > available:
+            raise ValueError(size_error(field, size, available, path, n_rows, inputs.split))
     if config.network.widths[0] != data.dim:
         raise ValueError(
             f"{path}: rows of shape {data.event_shape} ({data.dim} numbers) do not fit network.widths[0] = "

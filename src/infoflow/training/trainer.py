@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from infoflow.data.dataset import split_sizes
 from infoflow.data.distributions import InputDistribution
 from infoflow.data.labels import ThresholdLabels
 from infoflow.measure.probe import InformationProbe
@@ -155,14 +156,19 @@ class Trainer:
                 train_rows, test_rows = (torch.as_tensor(part, dtype=torch.int64) for part in split)
             elif split is not None:
                 order = torch.randperm(len(rows), generator=self.generators["data"])
-                n_train = max(1, min(len(rows) - 1, round(split * len(rows))))
+                n_train, _ = split_sizes(len(rows), split)
                 train_rows, test_rows = order[:n_train], order[n_train:]
             else:
                 train_rows = test_rows = torch.arange(len(rows))
-            if training.train_size > len(train_rows):
-                raise ValueError(
-                    f"training.train_size = {training.train_size} exceeds the data set's {len(train_rows)} training rows"
-                )
+            # The first train_size / test_size rows of each part (a config leaves them out: all).
+            for field, size, part in (
+                ("train_size", training.train_size, train_rows),
+                ("test_size", training.test_size, test_rows),
+            ):
+                if size > len(part):
+                    kind = "training" if field == "train_size" else "test"
+                    raise ValueError(f"training.{field} = {size} exceeds the data set's {len(part)} {kind} rows")
+            train_rows, test_rows = train_rows[: training.train_size], test_rows[: training.test_size]
             self.train_inputs, self.train_labels = rows[train_rows], targets[train_rows]
             self.test_inputs, self.test_labels = rows[test_rows], targets[test_rows]
         else:
