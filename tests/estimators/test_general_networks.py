@@ -109,6 +109,9 @@ class UsersModule(nn.Module):
         with torch.no_grad():
             self.features.weight.copy_(torch.randn(2, 3, generator=generator, dtype=torch.float64))
             self.readout.weight.copy_(torch.randn(3, 2, generator=generator, dtype=torch.float64))
+            # Biases too: nn.Linear draws them from the global generator (the test's numbers must not).
+            self.features.bias.copy_(0.1 * torch.randn(2, generator=generator, dtype=torch.float64))
+            self.readout.bias.copy_(0.1 * torch.randn(3, generator=generator, dtype=torch.float64))
         self.noise1 = GaussianNoise(BETA)
         self.noise2 = GaussianNoise(BETA)
 
