@@ -3,7 +3,8 @@
 :class:`DigitsSettings` holds the split, the network, the training and the measurement sizes;
 ``DIGITS_DEFAULTS`` is what ``infoflow reproduce goldfeld2019-digits`` runs. The measurement sizes
 are chosen so that one seed (both nets trained, every record) fits 10 minutes on a 2-core machine
-with today's probe (one record ~6-10 s at these sizes, ~30-40 s at the probe's defaults); raise
+with today's probe (one record ~5 s of CPU at these sizes, ~30-40 s at the probe's defaults; one
+seed of 60 epochs and 11 records took 199 s wall, 80 s CPU, on the shared 2-core machine); raise
 them here (``dataclasses.replace(DIGITS_DEFAULTS, n_conditional=1000)``) when the probe is faster.
 """
 
@@ -48,10 +49,10 @@ class DigitsSettings:
     test_fraction: float = 0.2
     split_seed: int = 0
     beta: float = 0.1
-    epochs: int = 60
+    epochs: int = 100
     batch_size: int = 64
     learning_rate: float = 3e-3
-    points: int = 12
+    points: int = 14
     n_samples: int = 1000
     n_conditional: int = 100
     n_inputs: int = 100
