@@ -245,18 +245,19 @@ def run_digits_seed(settings: DigitsSettings, seed: int, out_dir: str | os.PathL
 
     The folder holds ``noisy/`` (the probe's run folder of the noisy net), ``representations.csv``
     (per epoch, net and layer: the cosine statistic, H(Bin(S_l)), errors, loss; columns
-    ``COLUMNS``) and ``timings.csv``. It is built as ``OUT/.seed-S.partial-PID`` and renamed at the
+    ``COLUMNS``) and ``timings.csv`` (wall seconds of training, measuring, statistics and in total;
+    ``cpu``: this process's CPU seconds). It is built as ``OUT/.seed-S.partial-PID`` and renamed at the
     end; a folder ``seed-S`` already there is a finished seed and is not touched.
     """
     seed = int(seed)
     final = seed_folder(out_dir, seed)
     if final.exists():
-        return {"total": 0.0, "training": 0.0, "measuring": 0.0, "reused": 1.0}
+        return {"total": 0.0, "training": 0.0, "measuring": 0.0, "statistics": 0.0, "cpu": 0.0, "reused": 1.0}
     partial = Path(out_dir) / f".seed-{seed}.partial-{os.getpid()}"
     if partial.exists():
         shutil.rmtree(partial)  # our own leftover from this very process id
     partial.mkdir(parents=True)
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     timings = {"training": 0.0, "measuring": 0.0, "statistics": 0.0}
     with torch_threads(1):
         x_all, y_all = load_digits()
@@ -301,10 +302,12 @@ def run_digits_seed(settings: DigitsSettings, seed: int, out_dir: str | os.PathL
                     )
                     timings["measuring"] += time.perf_counter() - tick
     timings["total"] = time.perf_counter() - started
+    # CPU seconds of this process (one torch thread): close to the wall time on an idle core.
+    timings["cpu"] = time.process_time() - cpu_started
     write_atomically(partial / REPRESENTATIONS_FILE, _csv_bytes(rows, COLUMNS))
     write_atomically(
         partial / TIMINGS_FILE,
-        _csv_bytes([{"seed": seed, **{k: float(v) for k, v in timings.items()}}], ("seed", "training", "measuring", "statistics", "total")),
+        _csv_bytes([{"seed": seed, **{k: float(v) for k, v in timings.items()}}], ("seed", "training", "measuring", "statistics", "total", "cpu")),
     )
     os.replace(partial, final)
     return timings

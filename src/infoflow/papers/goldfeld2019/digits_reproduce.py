@@ -137,6 +137,7 @@ def report_text(seeds: list[DigitsSeed], settings: DigitsSettings, *, wall_s: fl
     proxy = proxy_finding(seeds, len(test_rows))
     h_x = math.log(len(train_rows))
     totals = [seed.timings.get("total", math.nan) for seed in seeds]
+    cpus = [seed.timings.get("cpu", math.nan) for seed in seeds]
     measuring = [seed.timings.get("measuring", math.nan) for seed in seeds]
     lines = [
         "# The digits CNN experiment (Goldfeld et al. 2019, beyond §6) — infoflow",
@@ -160,8 +161,9 @@ def report_text(seeds: list[DigitsSeed], settings: DigitsSettings, *, wall_s: fl
         "(mean cosine similarity of same-class pairs minus that of different-class pairs: the gap), and "
         f"H(Bin(S_l)) with cubes of side {settings.bin_size:.4g}.",
         "",
-        f"Time: per seed {', '.join(f'{t:.0f} s' for t in totals)} (of which the probe's records "
-        f"{', '.join(f'{t:.0f} s' for t in measuring)}), measured as it ran"
+        f"Time: per seed {', '.join(f'{t:.0f} s' for t in totals)} wall (of which the probe's records "
+        f"{', '.join(f'{t:.0f} s' for t in measuring)}); CPU {', '.join(f'{t:.0f} s' for t in cpus)} (one "
+        "thread: the wall time on an idle core), measured as it ran"
         + (f"; this command's wall time {wall_s:.0f} s." if wall_s is not None else "."),
         "",
         "## 1. Which layers compress?",
