@@ -162,8 +162,13 @@ def report_text(seeds: list[DigitsSeed], settings: DigitsSettings, *, wall_s: fl
         f"H(Bin(S_l)) with cubes of side {settings.bin_size:.4g}.",
         "",
         f"Time: per seed {', '.join(f'{t:.0f} s' for t in totals)} wall (of which the probe's records "
-        f"{', '.join(f'{t:.0f} s' for t in measuring)}); CPU {', '.join(f'{t:.0f} s' for t in cpus)} (one "
-        "thread: the wall time on an idle core), measured as it ran"
+        f"{', '.join(f'{t:.0f} s' for t in measuring)})"
+        + (
+            f"; CPU {', '.join(f'{t:.0f} s' for t in cpus)} (one thread: the wall time on an idle core)"
+            if not any(math.isnan(t) for t in cpus)
+            else ""
+        )
+        + ", measured as it ran"
         + (f"; this command's wall time {wall_s:.0f} s." if wall_s is not None else "."),
         "",
         "## 1. Which layers compress?",
