@@ -10,6 +10,7 @@ edited since, is kept and the new one goes beside it).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import sys
@@ -74,7 +75,13 @@ def _run_seeds(
 
     cluster = None
     if scheduler is None:
-        cluster = LocalCluster(n_workers=min(workers, len(todo)), threads_per_worker=1, processes=True)
+        cluster = LocalCluster(
+            n_workers=min(workers, len(todo)),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # any free port: never clash with another cluster's 8787
+            silence_logs=logging.ERROR,
+        )
         client = Client(cluster)
     else:
         client = Client(scheduler)
