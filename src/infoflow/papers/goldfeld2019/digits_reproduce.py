@@ -136,7 +136,9 @@ def _binning_sentence(seeds: list[DigitsSeed], n_train: int) -> str:
     )
 
 
-def report_text(seeds: list[DigitsSeed], settings: DigitsSettings, *, wall_s: float | None = None) -> str:
+def report_text(
+    seeds: list[DigitsSeed], settings: DigitsSettings, *, wall_s: float | None = None, ran: int | None = None
+) -> str:
     """Return the markdown report of the digits experiment's finished seeds."""
     train_rows, test_rows = split_digits(settings.test_fraction, settings.split_seed)
     findings = [finding for seed in seeds for finding in layer_compression(seed)]
@@ -176,7 +178,11 @@ def report_text(seeds: list[DigitsSeed], settings: DigitsSettings, *, wall_s: fl
             else ""
         )
         + ", measured as it ran"
-        + (f"; this command's wall time {wall_s:.0f} s." if wall_s is not None else "."),
+        + (
+            f"; this command ran {ran} seed(s), reused {len(seeds) - ran}, in {wall_s:.0f} s wall."
+            if wall_s is not None and ran is not None
+            else "."
+        ),
         "",
         "## 1. Which layers compress?",
         "",
@@ -284,11 +290,12 @@ def reproduce_digits(
     folder = out / FOLDER
     _check_settings(folder, settings)
     started = time.perf_counter()
+    ran = sum(not seed_folder(folder, seed).exists() for seed in range(count))
     _run_seeds(settings, list(range(count)), folder, jobs, scheduler, progress)
     finished = [seed for seed in read_seeds(folder) if seed.seed < count]
     train_rows, _ = split_digits(settings.test_fraction, settings.split_seed)
     plot_digits(finished, folder / "figures", len(train_rows))
-    text = report_text(finished, settings, wall_s=time.perf_counter() - started)
+    text = report_text(finished, settings, wall_s=time.perf_counter() - started, ran=ran)
     report = write_own_files(out, {REPORT_NAME: text.encode("utf-8")})[REPORT_NAME]
     if progress:
         print(f"digits: report {report}", file=sys.stderr)
