@@ -237,6 +237,13 @@ def report_text(
         f"(resolved or not); in {len(with_clustering)} of them the cosine gap rose over the same window"
         + (f" (gap changes {', '.join(f'{f.gap_change:+.3f}' for f in falling)})." if falling else ".")
         + " "
+        + (
+            f"In {sum(f.end_nats <= f.end_lower + 1e-9 for f in falling)} of the {len(falling)} the end estimate sits "
+            "on its lower bound (sample propagation's own value lay below it and was moved up), so the fall read "
+            "there is that of the lower bound. "
+            if falling
+            else ""
+        )
         + _binning_sentence(seeds, len(train_rows)),
         "",
         "## 3. Is the noisy net a faithful proxy of the deterministic one?",
