@@ -307,7 +307,10 @@ def run_digits_seed(settings: DigitsSettings, seed: int, out_dir: str | os.PathL
     write_atomically(partial / REPRESENTATIONS_FILE, _csv_bytes(rows, COLUMNS))
     write_atomically(
         partial / TIMINGS_FILE,
-        _csv_bytes([{"seed": seed, **{k: float(v) for k, v in timings.items()}}], ("seed", "training", "measuring", "statistics", "total", "cpu")),
+        _csv_bytes(
+            [{"seed": seed, **{k: float(v) for k, v in timings.items()}}],
+            ("seed", "training", "measuring", "statistics", "total", "cpu"),
+        ),
     )
     os.replace(partial, final)
     return timings

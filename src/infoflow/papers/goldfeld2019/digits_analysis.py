@@ -165,7 +165,9 @@ class ProxyFinding:
 
     @property
     def faithful(self) -> bool:
-        return abs(self.difference) <= PROXY_SE_MULTIPLE * max(self.std_error, 1.0 / (self.n_test * len(self.noisy_errors)))
+        # One error in all the test rows is the resolution when both errors are 0.
+        floor = 1.0 / (self.n_test * len(self.noisy_errors))
+        return abs(self.difference) <= PROXY_SE_MULTIPLE * max(self.std_error, floor)
 
 
 def proxy_finding(seeds: list[DigitsSeed], n_test: int) -> ProxyFinding:

@@ -36,7 +36,8 @@ def _information_panel(axes: Axes, metrics: pd.DataFrame, layer: int, h_x: float
     _band(axes, rows, "mi_label_nats", "C2", "I(T;Y)", style=":")
     grouped = rows.groupby("epoch")
     x = grouped["mi_nats"].mean().index.to_numpy() + 1
-    axes.plot(x, grouped["mi_lower_nats"].min().to_numpy(), color="C3", linestyle="--", linewidth=0.7, label="bounds (envelope)")
+    lower = grouped["mi_lower_nats"].min().to_numpy()
+    axes.plot(x, lower, color="C3", linestyle="--", linewidth=0.7, label="bounds (envelope)")
     axes.plot(x, grouped["mi_upper_nats"].max().to_numpy(), color="C3", linestyle="--", linewidth=0.7)
     unresolved = (grouped["resolved"].min() == 0).to_numpy()
     if unresolved.any():

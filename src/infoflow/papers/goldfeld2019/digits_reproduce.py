@@ -106,7 +106,8 @@ def _interval(lower: float, upper: float) -> str:
 
 def _layer_summary(findings: list[LayerCompression], layer: int) -> str:
     rows = [finding for finding in findings if finding.layer == layer]
-    counts = {verdict: sum(f.verdict == verdict for f in rows) for verdict in ("resolved fall", "unresolved fall", "no fall")}
+    verdicts = ("resolved fall", "unresolved fall", "no fall")
+    counts = {verdict: sum(f.verdict == verdict for f in rows) for verdict in verdicts}
     falls = [f.fall_nats for f in rows]
     gaps = [f.gap_change for f in rows]
     return (
@@ -123,7 +124,9 @@ def _binning_sentence(seeds: list[DigitsSeed], n_train: int) -> str:
     saturated = []
     for layer in sorted({int(layer) for table in reps for layer in table["layer"].unique()}):
         values = [
-            table[(table["net"] == "deterministic") & (table["layer"] == layer) & (table["epoch"] > 0)]["binned_entropy_nats"]
+            table[(table["net"] == "deterministic") & (table["layer"] == layer) & (table["epoch"] > 0)][
+                "binned_entropy_nats"
+            ]
             for table in reps
         ]
         if all(len(v) and float(v.min()) >= math.log(n_train) - 0.01 for v in values):
@@ -222,7 +225,8 @@ def report_text(
         "",
         "**Which layers compress.** "
         + (
-            f"Resolved by the bounds in layer(s) {resolved_layers} ({len(resolved)} of {len(findings)} (seed, layer) pairs). "
+            f"Resolved by the bounds in layer(s) {resolved_layers} ({len(resolved)} of {len(findings)} "
+            "(seed, layer) pairs). "
             if resolved
             else f"No layer's compression is resolved by the bounds (0 of {len(findings)} (seed, layer) pairs). "
         )
@@ -319,7 +323,7 @@ def reproduce(
     jobs: int | None = None,
     scheduler: str | None = None,
 ) -> Path:
-    """``infoflow reproduce goldfeld2019-digits`` (the registry's target): :func:`reproduce_digits`, 3 seeds by default."""
+    """``infoflow reproduce goldfeld2019-digits`` (the registry's target): :func:`reproduce_digits` (3 seeds by default)."""
     if names:
         raise ValueError(f"reproduce goldfeld2019-digits takes no experiment names; got {list(names)}")
     return reproduce_digits(out_dir, seeds=seeds, progress=progress, jobs=jobs, scheduler=scheduler)
