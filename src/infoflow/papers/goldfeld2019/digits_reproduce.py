@@ -323,7 +323,10 @@ def reproduce(
     jobs: int | None = None,
     scheduler: str | None = None,
 ) -> Path:
-    """``infoflow reproduce goldfeld2019-digits`` (the registry's target): :func:`reproduce_digits` (3 seeds by default)."""
+    """``infoflow reproduce goldfeld2019-digits`` (the registry's target).
+
+    Runs :func:`reproduce_digits` (3 seeds by default); ``command`` is not used.
+    """
     if names:
         raise ValueError(f"reproduce goldfeld2019-digits takes no experiment names; got {list(names)}")
     return reproduce_digits(out_dir, seeds=seeds, progress=progress, jobs=jobs, scheduler=scheduler)
