@@ -202,20 +202,6 @@ def report_text(
             f"| {f.seed} | {f.layer} | {f.peak_epoch} | {f.peak_nats:.3f} {_interval(f.peak_lower, f.peak_upper)} | "
             f"{f.end_nats:.3f} {_interval(f.end_lower, f.end_upper)} | {f.fall_nats:.3f} | {f.verdict} |"
         )
-    lines += [
-        "",
-        "## 2. Does compression coincide with clustering?",
-        "",
-        "Over each layer's own window (peak epoch -> end), per layer over seeds: how many seeds fall (resolved / "
-        "unresolved / not), the mean fall of the estimate, and the change of the cosine gap of the noisy net (noise "
-        f"off; more clustering: a rise above {GAP_MIN}), of the twin, and of the twin's H(Bin(S_l)) (what past "
-        "work called compression).",
-        "",
-        "| layer | resolved | unresolved | no fall | fall, nats: mean (range) | noisy gap change | twin gap change "
-        "| twin H(Bin) change, nats |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    lines += [_layer_summary(findings, layer) for layer in layers]
     falling = [f for f in findings if f.verdict != "no fall"]
     resolved = [f for f in findings if f.verdict == "resolved fall"]
     with_clustering = [f for f in falling if f.clusters]
@@ -236,6 +222,20 @@ def report_text(
             if falling_layers
             else ""
         ),
+        "",
+        "## 2. Does compression coincide with clustering?",
+        "",
+        "Over each layer's own window (peak epoch -> end), per layer over seeds: how many seeds fall (resolved / "
+        "unresolved / not), the mean fall of the estimate, and the change of the cosine gap of the noisy net (noise "
+        f"off; more clustering: a rise above {GAP_MIN}), of the twin, and of the twin's H(Bin(S_l)) (what past "
+        "work called compression).",
+        "",
+        "| layer | resolved | unresolved | no fall | fall, nats: mean (range) | noisy gap change | twin gap change "
+        "| twin H(Bin) change, nats |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [_layer_summary(findings, layer) for layer in layers]
+    lines += [
         "",
         f"**Compression and clustering.** {len(falling)} (seed, layer) pairs show a fall of the estimate "
         f"(resolved or not); in {len(with_clustering)} of them the cosine gap rose over the same window"
