@@ -176,7 +176,7 @@ def report_text(
         f"Time: per seed {', '.join(f'{t:.0f} s' for t in totals)} wall (of which the probe's records "
         f"{', '.join(f'{t:.0f} s' for t in measuring)})"
         + (
-            f"; CPU {', '.join(f'{t:.0f} s' for t in cpus)} (one thread: the wall time on an idle core)"
+            f"; CPU {', '.join(f'{t:.0f} s' for t in cpus)} (one thread: about the wall time on an idle core)"
             if not any(math.isnan(t) for t in cpus)
             else ""
         )
