@@ -22,7 +22,7 @@ SOURCE = Path(infoflow.__file__).parent
 
 def test_papers_register_their_experiments_presets_targets_and_commands() -> None:
     papers = registry.papers()
-    assert set(papers) == {"kong2019", "goldfeld2019"}
+    assert set(papers) == {"kong2019", "goldfeld2019", "goldfeld2019-digits"}
     files = registry.shipped_config_files()
     assert {"fig2", "fig6", "rnn", "uniform-tanh-tanh"} <= set(files) and "szt" in files
     # Every shipped TOML is in its own paper's folder.
@@ -30,7 +30,7 @@ def test_papers_register_their_experiments_presets_targets_and_commands() -> Non
     presets = registry.network_presets()
     assert set(presets) == set(KONG2019_NETWORKS) and {p.paper for p in presets.values()} == {"kong2019"}
     assert presets["leaky-tanh"].activations == ("leaky_relu", "tanh") and presets["leaky-tanh"].widths == (1, 1, 1)
-    assert set(registry.reproduce_targets()) == {"kong2019", "goldfeld2019"}
+    assert set(registry.reproduce_targets()) == {"kong2019", "goldfeld2019", "goldfeld2019-digits"}
     assert registry.default_reproduce_target()[0] == "kong2019"
     assert set(registry.commands()) == {"accuracy"}
 

@@ -1,4 +1,4 @@
-"""Goldfeld et al. (2019), Estimating Information Flow in Deep Neural Networks: the SZT experiment (§6).
+"""Goldfeld et al. (2019), Estimating Information Flow in Deep Neural Networks: the SZT experiment (§6) and the digits CNN.
 
 Importing this package registers what the paper ships (:mod:`infoflow.registry`).
 """
@@ -15,6 +15,19 @@ register(
         reproduce=ReproduceTarget(
             run="infoflow.papers.goldfeld2019.reproduce:reproduce",
             help="the SZT experiment (§6) into DIR/szt, its figures and DIR/szt_report.md",
+        ),
+    )
+)
+
+# The digits CNN experiment (beyond §6: a noisy CNN and its deterministic twin on the shipped digits)
+# is its own reproduce target, `infoflow reproduce goldfeld2019-digits`.
+register(
+    Paper(
+        name="goldfeld2019-digits",
+        title="Goldfeld et al. (2019): a noisy CNN and its deterministic twin on the 8x8 digits",
+        reproduce=ReproduceTarget(
+            run="infoflow.papers.goldfeld2019.digits_reproduce:reproduce",
+            help="the digits CNN experiment (3 seeds) into DIR/digits and DIR/digits_report.md",
         ),
     )
 )
