@@ -34,6 +34,13 @@ def add_orthonormal_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-bounds", action="store_true", help="record bare estimates, no bounds (each measurement ~3x cheaper)"
     )
+    parser.add_argument(
+        "--jobs",
+        type=_at_least(1),
+        default=None,
+        metavar="N",
+        help="run the (variant, seed) pairs as N parallel worker processes (default: one after the other)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
 
 
@@ -73,6 +80,7 @@ def run_orthonormal_command(args: argparse.Namespace) -> int:
             points=args.points,
             bounds=False if args.no_bounds else None,
             progress=not args.no_progress,
+            jobs=args.jobs,
         )
     )
     return 0

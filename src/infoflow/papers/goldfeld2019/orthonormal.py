@@ -289,22 +289,33 @@ def compare_orthonormal(
     points: int | None = None,
     bounds: bool | None = None,
     progress: bool = True,
+    jobs: int | None = None,
 ) -> Path:
     """Run (or resume) both variants into OUT/szt-plain and OUT/szt-orthonormal and write the report.
 
     Parameters are those of :func:`comparison_configs`; a finished run folder is reused, an
-    unfinished one resumed (with the same settings). Returns the report's path.
+    unfinished one resumed (with the same settings). ``jobs``: run the (variant, seed) pairs as
+    that many parallel Dask worker processes (the seeds merged into each variant's folder, byte
+    for byte the serial run's); None or 1: one after the other in this process. Returns the
+    report's path.
     """
     out = Path(out_dir)
     configs = comparison_configs(seeds, alpha=alpha, epochs=epochs, points=points, bounds=bounds)
     started = time.perf_counter()
-    summaries = {}
-    for variant, config in configs:
-        run_dir = out / f"szt-{variant}"
-        run_experiment(
-            config, run_dir, resume=True, missing_ok=True, progress=progress, command="infoflow orthonormal"
-        )
-        summaries[variant] = summarise(variant, run_dir)
+    command = "infoflow orthonormal"
+    if jobs is not None and jobs > 1:
+        from infoflow.sweeps.executor import RunsFailed, RunTask
+        from infoflow.sweeps.seeds import run_experiments
+
+        tasks = [RunTask(f"szt-{variant}", config, out / f"szt-{variant}") for variant, config in configs]
+        outcomes = run_experiments(tasks, workers=jobs, progress=progress, command=command, name="orthonormal")
+        failed = [outcome for outcome in outcomes if outcome.status == "failed"]
+        if failed:
+            raise RunsFailed("; ".join(f"{outcome.label}: {outcome.message}" for outcome in failed))
+    else:
+        for variant, config in configs:
+            run_experiment(config, out / f"szt-{variant}", resume=True, missing_ok=True, progress=progress, command=command)
+    summaries = {variant: summarise(variant, out / f"szt-{variant}") for variant, _ in configs}
     wall = time.perf_counter() - started
     text = report_text(summaries["plain"], summaries["orthonormal"], configs, wall)
     report = write_own_files(out, {REPORT_NAME: text.encode("utf-8")})[REPORT_NAME]
