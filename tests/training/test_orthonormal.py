@@ -135,7 +135,8 @@ def test_alpha_zero_changes_nothing() -> None:
 def _trained(orthonormal: float | None, epochs: int = 3, **changes: object):
     torch.manual_seed(1)
     net = NoisyMLP([1, 4, 3, 1], "tanh", 0.05)
-    values = dict(epochs=epochs, learning_rate=0.05, train_size=40, batch_size=10, test_size=20, orthonormal=orthonormal)
+    values = dict(epochs=epochs, learning_rate=0.05, train_size=40, batch_size=10, test_size=20)
+    values["orthonormal"] = orthonormal
     settings = TrainingSettings(**{**values, **changes})
     result = train(net, Gaussian(0.0, 1.0), SIGN, settings, _recording(3), seed=4)
     return net, result

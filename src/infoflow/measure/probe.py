@@ -8,9 +8,9 @@
 
 The probe knows nothing of the loop (as an Ignite/Lightning handler): ``record`` measures the
 model as it stands — I(X;T_l), I(T_l;Y), optionally the exact I(X;T_l), other estimators, and
-the density of every T_l on a grid (fixed, or following the layer) from the very samples SP drew — and, with ``run_dir``,
-appends it to the run folder through :class:`~infoflow.runs.writer.RunWriter` (the format of
-``runs/format.py``) that ``infoflow plot`` draws and ``infoflow.read_run`` loads.
+the density of every T_l on a grid (fixed, or following the layer) from the very samples SP
+drew — and, with ``run_dir``, appends it to the run folder through
+:class:`~infoflow.runs.writer.RunWriter` (the format of ``runs/format.py``) that ``infoflow plot`` draws and ``infoflow.read_run`` loads.
 ``state_dict``/``load_state_dict`` carry everything needed to resume. The reference trainer is
 handed a probe like any loop.
 """
@@ -235,7 +235,7 @@ class InformationProbe:
         )
 
     def _densities(self, measurement: InformationMeasurement, epoch: int) -> tuple[list[np.ndarray], list[float]]:
-        """Return each layer's density (d_l, G_l) and the mass outside its grid, choosing or widening "auto" grids now."""
+        """Return each layer's density (d_l, G_l) and the mass outside its grid ("auto" grids chosen or widened now)."""
         n_layers = len(measurement.clean_samples)
         known = self.grids if self.grids is not None else [None] * n_layers
         if len(known) != n_layers:

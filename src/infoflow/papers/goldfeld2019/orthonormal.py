@@ -314,7 +314,8 @@ def compare_orthonormal(
             raise RunsFailed("; ".join(f"{outcome.label}: {outcome.message}" for outcome in failed))
     else:
         for variant, config in configs:
-            run_experiment(config, out / f"szt-{variant}", resume=True, missing_ok=True, progress=progress, command=command)
+            run_dir = out / f"szt-{variant}"
+            run_experiment(config, run_dir, resume=True, missing_ok=True, progress=progress, command=command)
     summaries = {variant: summarise(variant, out / f"szt-{variant}") for variant, _ in configs}
     wall = time.perf_counter() - started
     text = report_text(summaries["plain"], summaries["orthonormal"], configs, wall)
