@@ -10,9 +10,9 @@ The probe knows nothing of the loop (as an Ignite/Lightning handler): ``record``
 model as it stands — I(X;T_l), I(T_l;Y), optionally the exact I(X;T_l), other estimators, and
 the density of every T_l on a grid (fixed, or following the layer) from the very samples SP
 drew — and, with ``run_dir``, appends it to the run folder through
-:class:`~infoflow.runs.writer.RunWriter` (the format of ``runs/format.py``) that ``infoflow plot`` draws and ``infoflow.read_run`` loads.
-``state_dict``/``load_state_dict`` carry everything needed to resume. The reference trainer is
-handed a probe like any loop.
+:class:`~infoflow.runs.writer.RunWriter` (the format of ``runs/format.py``) that ``infoflow
+plot`` draws and ``infoflow.read_run`` loads. ``state_dict``/``load_state_dict`` carry
+everything needed to resume. The reference trainer is handed a probe like any loop.
 """
 
 from __future__ import annotations
