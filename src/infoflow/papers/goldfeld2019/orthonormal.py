@@ -226,8 +226,8 @@ def report_text(
         "# Orthonormality and compression in the SZT experiment — infoflow",
         "",
         f"`szt` (plain) against `szt-orthonormal` (after every Adam step A <- A - alpha (A A^T A - A) on every "
-        f"weight but the read-out, alpha = {orthonormal.alpha}), seeds {seeds}, same data, initialisation and noise "
-        "draws per seed. Compression is judged per (seed, layer) as in the SZT report: the smoothed peak of "
+        f"weight but the read-out, alpha = {orthonormal.alpha}), seeds {seeds} (per seed both start from the same "
+        "initialisation, data and random streams). Compression is judged per (seed, layer) as in the SZT report: the smoothed peak of "
         f"I(X;T_l) minus its end value, significant above max({COMPRESSION_MIN_NATS} nats, "
         f"{COMPRESSION_SE_MULTIPLE:g} s.e.).",
         "",
