@@ -32,7 +32,7 @@ def test_papers_register_their_experiments_presets_targets_and_commands() -> Non
     assert presets["leaky-tanh"].activations == ("leaky_relu", "tanh") and presets["leaky-tanh"].widths == (1, 1, 1)
     assert set(registry.reproduce_targets()) == {"kong2019", "goldfeld2019", "goldfeld2019-digits"}
     assert registry.default_reproduce_target()[0] == "kong2019"
-    assert set(registry.commands()) == {"accuracy"}
+    assert set(registry.commands()) == {"accuracy", "orthonormal"}
 
 
 def test_a_preset_is_built_with_its_papers_initialisation() -> None:

@@ -73,9 +73,11 @@ def data_files(tmp_path: Path) -> Path:
 
 
 def test_the_shipped_experiments() -> None:
-    # Kong (2019)'s five figures and its future work (rnn, uniform-*), Goldfeld et al. (2019)'s SZT.
+    # Kong (2019)'s five figures and its future work (rnn, uniform-*), Goldfeld et al. (2019)'s SZT
+    # and its orthonormality variant.
     assert shipped_experiments() == [
-        "fig2", "fig3", "fig4", "fig5", "fig6", "rnn", "szt", "uniform-leaky-tanh", "uniform-tanh-tanh"
+        "fig2", "fig3", "fig4", "fig5", "fig6", "rnn", "szt", "szt-orthonormal", "uniform-leaky-tanh",
+        "uniform-tanh-tanh"
     ]  # fmt: skip
 
 

@@ -242,7 +242,7 @@ def cluster_series(run: RunRecord, seed: int, layer: int) -> ClusterSeries:
     if not recorded.any():
         raise ValueError(f"{run.run_dir}: densities.npz has no density of T_{layer} for seed {seed}")
     densities = densities[recorded]
-    grid = run.grids[layer - 1]
+    grids = run.layer_grids(seed, layer)[recorded]  # (E, G): one grid, or the one each epoch used
     n_samples, beta = _sampling(run.config)
     n_epochs, n_units, _ = densities.shape
     count = np.zeros((n_epochs, n_units), dtype=np.int64)
@@ -252,7 +252,7 @@ def cluster_series(run: RunRecord, seed: int, layer: int) -> ClusterSeries:
     first_unit_clusters = []
     for epoch in range(n_epochs):
         for unit in range(n_units):
-            clusters = find_clusters(densities[epoch, unit], grid, n_samples=n_samples, beta=beta)
+            clusters = find_clusters(densities[epoch, unit], grids[epoch], n_samples=n_samples, beta=beta)
             if unit == 0:
                 first_unit_clusters.append(tuple(clusters))
             if not clusters:
@@ -261,7 +261,7 @@ def cluster_series(run: RunRecord, seed: int, layer: int) -> ClusterSeries:
             count[epoch, unit] = len(clusters)
             effective[epoch, unit] = math.exp(-float(np.sum(masses * np.log(masses))))
             within[epoch, unit] = math.sqrt(float(np.sum(masses * np.array([c.sd for c in clusters]) ** 2)))
-            total[epoch, unit] = _spread(densities[epoch, unit], grid)
+            total[epoch, unit] = _spread(densities[epoch, unit], grids[epoch])
     return ClusterSeries(
         epochs=run.density_epochs[recorded],
         count=count.max(axis=1),

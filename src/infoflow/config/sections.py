@@ -100,7 +100,9 @@ class TrainingConfig:
 
     ``batch_size`` defaults to ``train_size`` (full batch); ``lr_drop_accuracy`` None = never.
     ``loss = "cross_entropy"`` is the binary logistic loss for a one-unit output and softmax
-    cross-entropy over T_L with integer class labels for a wider one.
+    cross-entropy over T_L with integer class labels for a wider one. ``orthonormal = alpha``
+    (0 < alpha < 1) applies A <- A - alpha (A A^T A - A) to every Linear/Conv weight but the
+    last after each step (``training/orthonormal.py``); left out or 0: off.
     """
 
     epochs: Integer = Field(100, ge=0, description="an integer >= 0")
@@ -120,6 +122,12 @@ class TrainingConfig:
     )
     lr_drop_accuracy: Number | None = Field(
         None, ge=0.0, le=1.0, description="a number in [0, 1] (leave it out to never drop)"
+    )
+    orthonormal: Number | None = Field(
+        None,
+        ge=0.0,
+        lt=1.0,
+        description="a number in [0, 1) (the orthonormality step alpha; 0 or left out: off)",
     )
 
     @model_validator(mode="before")

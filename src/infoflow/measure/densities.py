@@ -1,4 +1,11 @@
-"""The density of every T_l on a grid per record, from the very samples sample propagation drew."""
+"""The density of every T_l on a grid per record, from the very samples sample propagation drew.
+
+A grid given as limits stays fixed. A grid chosen from the data ("auto") follows the layer: it
+is chosen from the first record's samples and widened (:func:`widened_grid`) at any later record
+where more than ``DENSITY_REGRID_OUTSIDE`` of a unit's mass would fall outside it, so every
+record keeps at least 1 - DENSITY_REGRID_OUTSIDE of the mass; the grid each record used is
+recorded with it (densities.npz, ``runs/format.py``).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,8 @@ from infoflow.entropy import smoothed_density
 # spread during training. The mass that still falls outside is recorded (density_outside).
 DENSITY_SPAN_MARGIN = 1.0
 DENSITY_MARGIN_BETAS = 6.0
+# A grid that follows its layer is widened when more than this fraction of a unit's mass is outside.
+DENSITY_REGRID_OUTSIDE = 1e-3
 # A warning is given once per layer when more than this fraction of a unit's mass is off the grid.
 DENSITY_OUTSIDE_WARNING = 0.01
 
@@ -36,6 +45,17 @@ def grid_from_samples(samples: torch.Tensor, beta: float, points: int) -> np.nda
     low, high = float(values.min()), float(values.max())
     margin = max(DENSITY_SPAN_MARGIN * (high - low), DENSITY_MARGIN_BETAS * beta)
     return torch.linspace(low - margin, high + margin, points, dtype=torch.float64).numpy()
+
+
+def widened_grid(grid: np.ndarray, samples: torch.Tensor, beta: float) -> np.ndarray:
+    """Return a grid of ``len(grid)`` points spanning both ``grid`` and :func:`grid_from_samples` of ``samples``.
+
+    The union, so a grid only ever widens: a layer that grows is regridded a few times (each
+    time at least its current range is added on each side), one that shrinks keeps its grid.
+    """
+    fresh = grid_from_samples(samples, beta, len(grid))
+    low, high = min(float(grid[0]), float(fresh[0])), max(float(grid[-1]), float(fresh[-1]))
+    return torch.linspace(low, high, len(grid), dtype=torch.float64).numpy()
 
 
 def mass_outside(samples: torch.Tensor, low: float, high: float, beta: float) -> float:

@@ -8,11 +8,11 @@
 
 The probe knows nothing of the loop (as an Ignite/Lightning handler): ``record`` measures the
 model as it stands — I(X;T_l), I(T_l;Y), optionally the exact I(X;T_l), other estimators, and
-the density of every T_l on a fixed grid from the very samples SP drew — and, with ``run_dir``,
-appends it to the run folder through :class:`~infoflow.runs.writer.RunWriter` (the format of
-``runs/format.py``) that ``infoflow plot`` draws and ``infoflow.read_run`` loads.
-``state_dict``/``load_state_dict`` carry everything needed to resume. The reference trainer is
-handed a probe like any loop.
+the density of every T_l on a grid (fixed, or following the layer) from the very samples SP
+drew — and, with ``run_dir``, appends it to the run folder through
+:class:`~infoflow.runs.writer.RunWriter` (the format of ``runs/format.py``) that ``infoflow
+plot`` draws and ``infoflow.read_run`` loads. ``state_dict``/``load_state_dict`` carry
+everything needed to resume. The reference trainer is handed a probe like any loop.
 """
 
 from __future__ import annotations
@@ -33,7 +33,15 @@ from infoflow.data.distributions import InputDistribution
 from infoflow.estimators.bounds import binned_entropy
 from infoflow.estimators.sample_propagation import InformationMeasurement, check_estimators, measure_information
 from infoflow.estimators.truth import UnsupportedForTruth, true_mutual_information
-from infoflow.measure.densities import DENSITY_OUTSIDE_WARNING, fixed_grid, grid_from_samples, layer_density
+from infoflow.measure.densities import (
+    DENSITY_OUTSIDE_WARNING,
+    DENSITY_REGRID_OUTSIDE,
+    fixed_grid,
+    grid_from_samples,
+    layer_density,
+    mass_outside,
+    widened_grid,
+)
 from infoflow.measure.settings import AUTO, KEEP, MeasurementSettings, measurement_settings
 from infoflow.models.noise import model_device, noise_modules
 from infoflow.runs.contents import check_output_folder
@@ -145,7 +153,8 @@ class InformationProbe:
             generator = torch.Generator(device=model_device(model))
             generator.manual_seed(self.seed)
         self.generator = generator
-        # One grid per layer; None (whole list or an entry) = chosen from the first record's samples.
+        # Each layer's current grid; None (whole list or an entry) = chosen from the first record's
+        # samples, then widened whenever the layer leaves it (an "auto" grid follows its layer).
         self.grids: list[np.ndarray | None] | None = None
         if self.settings.density_limits is not None:
             self.grids = [
@@ -219,6 +228,7 @@ class InformationProbe:
             mi_label_upper=_floats(measurement.mi_label_upper) if labelled else None,
             label_resolved=_flags(measurement.mi_label_resolved) if labelled else None,
             density_outside=outside,
+            density_grids=None if densities is None else list(self.grids or []),
             binned_entropy=None
             if settings.clustering_bin_size is None
             else [
@@ -228,15 +238,19 @@ class InformationProbe:
         )
 
     def _densities(self, measurement: InformationMeasurement, epoch: int) -> tuple[list[np.ndarray], list[float]]:
-        """Return each layer's density (d_l, G_l) and the mass outside its grid, choosing unknown grids now."""
+        """Return each layer's density (d_l, G_l) and the mass outside its grid ("auto" grids chosen or widened now)."""
         n_layers = len(measurement.clean_samples)
         known = self.grids if self.grids is not None else [None] * n_layers
         if len(known) != n_layers:
             raise ValueError(f"density_limits gives {len(known)} layers; the model has {n_layers}")
-        self.grids = [
-            grid_from_samples(samples, beta, self.settings.density_points) if grid is None else grid
-            for grid, samples, beta in zip(known, measurement.clean_samples, measurement.betas)
-        ]
+        grids = []
+        for index, (grid, samples, beta) in enumerate(zip(known, measurement.clean_samples, measurement.betas)):
+            if grid is None:
+                grid = grid_from_samples(samples, beta, self.settings.density_points)
+            elif self.follows(index) and mass_outside(samples, grid[0], grid[-1], beta) > DENSITY_REGRID_OUTSIDE:
+                grid = widened_grid(grid, samples, beta)
+            grids.append(grid)
+        self.grids = grids
         densities, outside = [], []
         for layer, (samples, grid, beta) in enumerate(
             zip(measurement.clean_samples, self.grids, measurement.betas), start=1
@@ -253,6 +267,11 @@ class InformationProbe:
                     stacklevel=3,
                 )
         return densities, outside
+
+    def follows(self, index: int) -> bool:
+        """Whether layer ``index`` (from 0)'s grid follows the layer: its limits are "auto" (or not given)."""
+        limits = self.settings.density_limits
+        return limits is None or index >= len(limits) or limits[index] == AUTO
 
     def _true_information(self) -> list[float] | None:
         try:

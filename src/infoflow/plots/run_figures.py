@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
@@ -148,6 +149,22 @@ def _edges(centres: np.ndarray) -> np.ndarray:
     return np.concatenate([[2 * centres[0] - middles[0]], middles, [2 * centres[-1] - middles[-1]]])
 
 
+def _grid_ranges(grids: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    """Split a seed's grids (E_d, G) into runs of epochs on one grid: (first, last + 1, grid).
+
+    Epochs without a grid (NaN: not recorded by this seed) are left out.
+    """
+    ranges: list[tuple[int, int, np.ndarray]] = []
+    for index, grid in enumerate(grids):
+        if not np.isfinite(grid).all():
+            continue
+        if ranges and ranges[-1][1] == index and np.array_equal(ranges[-1][2], grid):
+            ranges[-1] = (ranges[-1][0], index + 1, ranges[-1][2])
+        else:
+            ranges.append((index, index + 1, grid))
+    return ranges
+
+
 def _uses_log_epochs(run: RunRecord) -> bool:
     return run.config.get("estimation", {}).get("schedule") == "log"
 
@@ -213,23 +230,33 @@ def _draw_mi(axes: Axes, run: RunRecord) -> None:
 
 
 def _draw_density(axes: Axes, figure: Figure, run: RunRecord, layer: int, unit: int, seed_index: int = 0) -> None:
-    """Heat map of the density of one unit of T_layer: epoch on x, value on y, power-law colour."""
+    """Heat map of the density of one unit of T_layer: epoch on x, value on y, power-law colour.
+
+    A grid that followed its layer is drawn epoch range by epoch range, each on its own grid;
+    outside a range's grid the density counts as 0 (less than 1e-3 of the mass lay there).
+    """
+    seed = int(run.density_seeds[seed_index])
     density = np.asarray(run.densities[layer - 1][seed_index, :, unit, :], dtype=np.float64).T  # (G, E_d)
-    density = np.where(np.isfinite(density), density, 0.0)
+    density = np.clip(np.where(np.isfinite(density), density, 0.0), 0.0, None)
     peak = float(density.max())
-    mesh = axes.pcolormesh(
-        _edges(run.density_epochs),
-        _edges(run.grids[layer - 1]),
-        np.clip(density, 0.0, None),
-        norm=PowerNorm(gamma=DENSITY_GAMMA, vmin=0.0, vmax=peak if peak > 0 else 1.0),
-        cmap=DENSITY_COLOURMAP,
-        shading="flat",
-        rasterized=True,
-    )
-    figure.colorbar(mesh, ax=axes, label="density", pad=0.02)
+    norm = PowerNorm(gamma=DENSITY_GAMMA, vmin=0.0, vmax=peak if peak > 0 else 1.0)
+    epoch_edges = _edges(run.density_epochs)
+    mesh = None
+    for first, last, grid in _grid_ranges(run.layer_grids(seed, layer)):
+        mesh = axes.pcolormesh(
+            epoch_edges[first : last + 1],
+            _edges(grid),
+            density[:, first:last],
+            norm=norm,
+            cmap=DENSITY_COLOURMAP,
+            shading="flat",
+            rasterized=True,
+        )
+    axes.set_facecolor(colormaps[DENSITY_COLOURMAP](0.0))
+    if mesh is not None:
+        figure.colorbar(mesh, ax=axes, label="density", pad=0.02)
     _style_epoch_axis(axes, run)
     axes.set_ylabel(f"T_{layer}" if run.densities[layer - 1].shape[2] == 1 else f"T_{layer}[{unit + 1}]")
-    seed = int(run.density_seeds[seed_index])
     axes.set_title(
         f"PDF of T_{layer}"
         + (f" unit {unit + 1}" if run.densities[layer - 1].shape[2] > 1 else "")

@@ -4,7 +4,9 @@ the checkpoint's format tag and the manifest's fields.
     RUN/config.toml     the resolved config (every default filled in) or a probe's settings
     RUN/metrics.csv     tidy, one row per (seed, epoch, layer): METRIC_COLUMNS, mi_<estimator>_nats,
                         TRAILING_COLUMNS
-    RUN/densities.npz   seeds, epochs, grid_layer<l>, density_layer<l> (seed, epoch, unit, grid point)
+    RUN/densities.npz   seeds, epochs, grid_layer<l>, density_layer<l> (seed, epoch, unit, grid point);
+                        grid_layer<l> is (G,) when every record used one grid, (seed, epoch, G) when
+                        the layer's grid followed it (widened during the run; NaN where not recorded)
     RUN/manifest.json   MANIFEST_FIELDS: versions, command, seeds, timings, status
     RUN/checkpoint.pt   the latest state, for resume (torch.load(weights_only=True)), CHECKPOINT_FORMAT
     RUN/figures/        the figures; FIGURE_INDEX lists any beyond those of ``infoflow plot``
@@ -78,7 +80,7 @@ def estimator_of_column(column: str) -> str | None:
 
 
 def grid_key(layer: int) -> str:
-    """Return densities.npz's key of layer ``layer``'s grid (layers from 1)."""
+    """Return densities.npz's key of layer ``layer``'s grid (layers from 1): shape (G,) or (K, E, G)."""
     return f"grid_layer{layer}"
 
 

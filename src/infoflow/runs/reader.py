@@ -57,8 +57,10 @@ class RunRecord:
     accuracy, loss, lr : ndarray of shape (K, E)
     density_seeds : ndarray of shape (K_d,) or None
     density_epochs : ndarray of shape (E_d,) or None
-    grids : tuple of ndarray of shape (G_l,)
-        Density grid of each layer (empty when densities.npz is absent).
+    grids : tuple of ndarray of shape (G_l,) or (K_d, E_d, G_l)
+        Density grid of each layer (empty when densities.npz is absent): one grid for every seed
+        and epoch, or, for a grid that followed its layer, the grid of each (seed, epoch) (NaN
+        where nothing was recorded). :meth:`layer_grids` gives either as (E_d, G_l) per seed.
     densities : tuple of ndarray of shape (K_d, E_d, d_l, G_l)
         Density of each unit of T_l per seed and recorded epoch.
     metrics : pandas.DataFrame
@@ -131,6 +133,18 @@ class RunRecord:
         if matches.size == 0:
             raise ValueError(f"{self.run_dir}: densities.npz has no seed {seed} (has {self.density_seeds.tolist()})")
         return self.densities[layer - 1][matches[0]]
+
+    def layer_grids(self, seed: int, layer: int) -> np.ndarray:
+        """Return the grid of each recorded epoch of T_layer for one seed, shape (E_d, G_l)."""
+        if not self.has_densities:
+            raise ValueError(f"{self.run_dir}: densities.npz is missing; the density checks need it")
+        matches = np.flatnonzero(self.density_seeds == seed)
+        if matches.size == 0:
+            raise ValueError(f"{self.run_dir}: densities.npz has no seed {seed} (has {self.density_seeds.tolist()})")
+        grid = self.grids[layer - 1]
+        if grid.ndim == 3:
+            return grid[matches[0]]
+        return np.broadcast_to(grid, (self.density_epochs.size, grid.size))
 
 
 def _read_config(run_dir: Path) -> dict[str, Any]:
@@ -262,10 +276,16 @@ def read_run(run_dir: str | Path) -> RunRecord:
                 grid = np.asarray(archive[grid_key(layer)], dtype=np.float64)
                 density = np.asarray(archive[density_key(layer)])
                 expected = (density_seeds.size, density_epochs.size)
-                if density.ndim != 4 or density.shape[:2] != expected or density.shape[3] != grid.size:
+                points = grid.shape[-1] if grid.ndim else 0
+                if grid.ndim not in (1, 3) or (grid.ndim == 3 and grid.shape[:2] != expected):
+                    raise ValueError(
+                        f"{density_path}: {grid_key(layer)} has shape {grid.shape}, expected (G,) or "
+                        f"({expected[0]}, {expected[1]}, G)"
+                    )
+                if density.ndim != 4 or density.shape[:2] != expected or density.shape[3] != points:
                     raise ValueError(
                         f"{density_path}: {density_key(layer)} has shape {density.shape}, expected "
-                        f"({expected[0]}, {expected[1]}, d_{layer}, {grid.size})"
+                        f"({expected[0]}, {expected[1]}, d_{layer}, {points})"
                     )
                 grids.append(grid)
                 densities.append(density)

@@ -53,6 +53,8 @@ class EpochRecord:
         The same for I(T_l;Y) (None without labels or bounds).
     density_outside : list of float or None
         Per layer, the largest fraction of a unit's density mass outside its grid.
+    density_grids : list of ndarray or None
+        Per layer, the grid (G_l,) ``densities`` are on (None: the run's grid of each layer).
     binned_entropy : list of float or None
         Per layer, the plug-in entropy (nats) of the clean samples S_l binned in cubes of a fixed
         side: a clustering statistic (lower = more clustered).
@@ -78,12 +80,25 @@ class EpochRecord:
     label_resolved: list[bool] | None = None
     density_outside: list[float] | None = None
     binned_entropy: list[float] | None = None
+    density_grids: list[np.ndarray] | None = None
     train_accuracy: float = math.nan
 
     @property
     def is_measured(self) -> bool:
         """True when information was measured at this epoch."""
         return self.mi_input is not None
+
+
+def same_grid(grid: np.ndarray, other: np.ndarray) -> bool:
+    """Whether two grids are the same points up to rounding (1e-9 of their span).
+
+    A grid given as limits is made by numpy in one place and by torch in another; their points
+    differ in the last bits.
+    """
+    if grid.shape != other.shape:
+        return False
+    span = float(np.ptp(other)) or 1.0
+    return bool(np.all(np.abs(np.asarray(grid, dtype=np.float64) - other) <= 1e-9 * span))
 
 
 def _flags(values: list[bool] | None) -> list[float] | None:
@@ -109,8 +124,9 @@ class RunRecords:
     extra_estimators : sequence of str
         Estimators recorded beside SP (their columns ``mi_<name>_nats``).
     grids : sequence of (ndarray of shape (G_l,) or None), or None
-        Density grid of each layer; None (or an entry None) until known (a probe chooses it from
-        the data at its first record).
+        The run's density grid of each layer; None (or an entry None) until known (then the
+        first record's grid). A record made on another grid (one that followed its layer) keeps
+        its own, and densities.npz then holds the grid of every (seed, epoch).
     """
 
     def __init__(
@@ -132,6 +148,8 @@ class RunRecords:
         self.lines: list[str] = []
         # (seed index, epoch) -> per-layer float32 arrays (d_l, G_l)
         self.density_records: dict[tuple[int, int], list[np.ndarray]] = {}
+        # (seed index, epoch) -> per-layer grid the densities are on; None: the run's grid.
+        self.grid_records: dict[tuple[int, int], list[np.ndarray | None]] = {}
 
     def add(self, seed: int, record: EpochRecord) -> None:
         """Add one epoch's record of ``seed``."""
@@ -178,9 +196,42 @@ class RunRecords:
             ]
         self._append_rows(rows)
         if record.densities is not None:
-            self.density_records[(self.seeds.index(seed), int(record.epoch))] = [
-                np.asarray(density, dtype=np.float32) for density in record.densities
-            ]
+            key = (self.seeds.index(seed), int(record.epoch))
+            self.density_records[key] = [np.asarray(density, dtype=np.float32) for density in record.densities]
+            self.grid_records[key] = self._own_grids(record.density_grids)
+
+    def _own_grids(self, grids: Sequence[np.ndarray] | None) -> list[np.ndarray | None]:
+        """Return a record's grids as stored: None where it is the run's grid (which the first known one becomes)."""
+        if grids is None:
+            return [None] * self.n_layers
+        if len(grids) != self.n_layers:
+            raise ValueError(f"a record has {len(grids)} density grids; the run has {self.n_layers} layers")
+        if self.grids is None:
+            self.grids = [None] * self.n_layers
+        own: list[np.ndarray | None] = []
+        for layer, grid in enumerate(grids):
+            grid = np.asarray(grid, dtype=np.float64)
+            run_grid = self.grids[layer]
+            if run_grid is None:
+                self.grids[layer] = grid
+                own.append(None)
+            else:
+                own.append(None if same_grid(grid, run_grid) else grid)
+        return own
+
+    def record_grid(self, key: tuple[int, int], layer: int) -> np.ndarray | None:
+        """Return the grid of the densities recorded at ``key`` = (seed index, epoch) for ``layer`` (from 0)."""
+        own = self.grid_records.get(key, [None] * self.n_layers)[layer]
+        return own if own is not None else (None if self.grids is None else self.grids[layer])
+
+    def latest_grids(self, seed: int) -> list[np.ndarray | None] | None:
+        """Return the grids of ``seed``'s latest density record (None before its first): where its probe stands."""
+        index = self.seeds.index(seed)
+        keys = [key for key in self.density_records if key[0] == index]
+        if not keys:
+            return None
+        latest = max(keys, key=lambda key: key[1])
+        return [self.record_grid(latest, layer) for layer in range(self.n_layers)]
 
     def _append_rows(self, rows: np.ndarray) -> None:
         self.rows.append(rows)
@@ -196,7 +247,9 @@ class RunRecords:
         """Return densities.npz's arrays, or None when no density was recorded or no grid is known.
 
         ``epochs`` is every epoch at which any seed recorded densities, sorted; a seed that did
-        not record an epoch has NaN there.
+        not record an epoch has NaN there. A layer whose records all used the run's grid has
+        ``grid_layer<l>`` of shape (G,); one whose grid followed it, of shape (K, E, G): the grid
+        of every (seed, epoch), NaN where nothing was recorded.
         """
         if self.grids is None or any(grid is None for grid in self.grids) or not self.density_records:
             return None
@@ -212,7 +265,13 @@ class RunRecords:
             density = np.full((len(self.seeds), len(epochs), width, len(grid)), np.nan, dtype=np.float32)
             for (seed_index, epoch), layers in self.density_records.items():
                 density[seed_index, epoch_index[epoch]] = layers[layer]
-            arrays[grid_key(layer + 1)] = grid
+            if any(own[layer] is not None for own in self.grid_records.values()):
+                grids = np.full((len(self.seeds), len(epochs), len(grid)), np.nan, dtype=np.float64)
+                for seed_index, epoch in self.density_records:
+                    grids[seed_index, epoch_index[epoch]] = self.record_grid((seed_index, epoch), layer)
+                arrays[grid_key(layer + 1)] = grids
+            else:
+                arrays[grid_key(layer + 1)] = grid
             arrays[density_key(layer + 1)] = density
         return arrays
 
@@ -225,6 +284,17 @@ class RunRecords:
         """Return the records as tensors and plain values, for a checkpoint (weights_only loadable)."""
         table = np.concatenate(self.rows) if self.rows else np.empty((0, len(self.columns)))
         keys = sorted(self.density_records)
+        # The grids records used besides the run's, each once, and per (record, layer) its index (-1: the run's).
+        seen: dict[bytes, int] = {}
+        own_grids: list[torch.Tensor] = []
+        index = torch.full((len(keys), self.n_layers), -1, dtype=torch.int64)
+        for row, key in enumerate(keys):
+            for layer, grid in enumerate(self.grid_records.get(key, [None] * self.n_layers)):
+                if grid is not None:
+                    if grid.tobytes() not in seen:
+                        seen[grid.tobytes()] = len(own_grids)
+                        own_grids.append(torch.from_numpy(grid.copy()))
+                    index[row, layer] = seen[grid.tobytes()]
         return {
             "metrics": torch.from_numpy(table.copy()),
             "density_keys": torch.tensor(keys, dtype=torch.int64).reshape(-1, 2),
@@ -232,6 +302,8 @@ class RunRecords:
             "grids": None
             if self.grids is None
             else [None if grid is None else torch.from_numpy(grid.copy()) for grid in self.grids],
+            "record_grids": own_grids,
+            "record_grid_index": index,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -248,6 +320,15 @@ class RunRecords:
         }
         if state["grids"] is not None:
             self.grids = [None if grid is None else grid.numpy().copy() for grid in state["grids"]]
+        # A checkpoint written before grids followed their layers has no record grids: all the run's.
+        own_grids = [grid.numpy().copy() for grid in state.get("record_grids", [])]
+        index = state.get("record_grid_index")
+        self.grid_records = {
+            key: [None] * self.n_layers
+            if index is None
+            else [None if int(i) < 0 else own_grids[int(i)] for i in index[row].tolist()]
+            for row, key in enumerate(keys)
+        }
 
 
 def npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:

@@ -11,7 +11,8 @@ cells are reused, partial ones resumed from their checkpoints).
 
 An experiment is run as one task of all its seeds, as before, when it has one seed, when its run
 folder already exists (a partial run resumes where it is), or when a density grid is chosen from
-the data ("auto" limits): the first seed's grid serves every seed, which couples them.
+the data ("auto" limits): the first seed's first grid starts every seed's (which then follows its
+own layer), which couples them.
 """
 
 from __future__ import annotations

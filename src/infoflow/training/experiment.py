@@ -262,13 +262,21 @@ def _run_seed(
     trainer = build_trainer(config, seed)
     records, probe = writer.records, trainer.probe
     if records.grids is not None and probe.grids is not None:
-        # Grids chosen from the data ("auto") are chosen once, by the first seed, for every seed.
+        # Grids chosen from the data ("auto") are chosen once, by the first seed, for every seed to
+        # start from (each seed's then follows its own layer).
         probe.grids = [
             own if limits != "auto" else chosen
             for own, chosen, limits in zip(probe.grids, records.grids, config.density.limits)
         ]
     if trainer_state is not None:
         trainer.load_state_dict(trainer_state)
+        # A grid that follows its layer continues from where this seed's last record left it.
+        latest = records.latest_grids(seed)
+        if latest is not None and probe.grids is not None:
+            probe.grids = [
+                chosen if limits == "auto" and chosen is not None else own
+                for own, chosen, limits in zip(probe.grids, latest, config.density.limits)
+            ]
     bar.start_seed(seed)
     epoch_started = last_checkpoint = time.perf_counter()
     interval = checkpoint_interval_s

@@ -20,6 +20,8 @@ from infoflow.validation import MAX_SEED
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPSILON = 1e-8
 
+ORTHONORMAL_ALLOWED = "a number in [0, 1) (the orthonormality step alpha; 0 or left out: off)"
+
 # The independent random streams of one training run; each is a torch.Generator derived from
 # (seed, purpose), so adding draws to one stream never shifts the numbers of another.
 STREAMS = ("init", "data", "train", "test", "estimation", "train_accuracy")
@@ -54,6 +56,10 @@ class TrainingSettings:
         The learning rate is divided once by this (> 0) ...
     lr_drop_accuracy : float or None
         ... the first time the test accuracy is >= this; None: never.
+    orthonormal : float or None
+        None or 0: off. alpha in (0, 1): after every optimizer step, every Linear/Conv weight A
+        but the last layer's moves toward orthonormal rows, A <- A - alpha (A A^T A - A)
+        (:mod:`infoflow.training.orthonormal`; Goldfeld et al. 2019's constraint).
     optimizer : {"sgd", "adam", "kong2019_code"}
         "sgd": torch.optim.SGD's update (with ``momentum``). "adam": torch.optim.Adam's defaults.
         "kong2019_code" (old spelling "seed_code"; off by default; for comparison only): the Kong
@@ -72,6 +78,7 @@ class TrainingSettings:
     batch_size: int = 100
     lr_drop_factor: float = 20.0
     lr_drop_accuracy: float | None = None
+    orthonormal: float | None = None
 
     def __post_init__(self) -> None:
         _require(_is_int(self.epochs) and self.epochs >= 0, "epochs", "an integer >= 0", self.epochs)
@@ -97,6 +104,9 @@ class TrainingSettings:
             _require(
                 _is_real(accuracy) and 0 <= accuracy <= 1, "lr_drop_accuracy", "a number in [0, 1] or None", accuracy
             )
+        if self.orthonormal is not None:
+            alpha = self.orthonormal
+            _require(_is_real(alpha) and 0 <= alpha < 1, "orthonormal", ORTHONORMAL_ALLOWED, alpha)
 
 
 # The trainer's measurement settings are the probe's: one object, its defaults defined once.

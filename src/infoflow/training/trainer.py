@@ -39,6 +39,7 @@ from infoflow.measure.settings import MeasurementSettings
 from infoflow.models.mlp import NoisyMLP
 from infoflow.runs.records import EpochRecord
 from infoflow.training.optimizers import ParameterUpdates
+from infoflow.training.orthonormal import orthonormal_step
 from infoflow.training.settings import STREAMS, TrainingSettings, derived_generator
 
 
@@ -234,6 +235,9 @@ class Trainer:
             batch_labels = shuffled_labels[start : start + batch_size]
             loss = self._loss(output, batch_labels)
             self.updates.step(torch.autograd.grad(loss, self.parameters), self.learning_rate)
+            if self.training.orthonormal:
+                # After the step, as in Goldfeld et al.'s code; off (None or 0) changes nothing.
+                orthonormal_step(self.net, self.training.orthonormal)
             # Weighted by batch size, so the epoch's mean is over examples, not batches.
             batch_losses.append(loss.detach() * batch_labels.shape[0])
         return float(torch.stack(batch_losses).sum()) / n

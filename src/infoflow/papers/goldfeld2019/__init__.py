@@ -1,11 +1,13 @@
-"""Goldfeld et al. (2019), Estimating Information Flow in Deep Neural Networks: the SZT experiment (§6) and the digits CNN.
+"""Goldfeld et al. (2019), Estimating Information Flow in Deep Neural Networks: the SZT experiment (§6),
+its orthonormality variant (``infoflow orthonormal``) and the digits CNN.
 
 Importing this package registers what the paper ships (:mod:`infoflow.registry`).
 """
 
 from importlib import resources
 
-from infoflow.registry import Paper, ReproduceTarget, register
+from infoflow.papers.goldfeld2019.commands import add_orthonormal_arguments
+from infoflow.registry import Command, Paper, ReproduceTarget, register
 
 register(
     Paper(
@@ -15,6 +17,14 @@ register(
         reproduce=ReproduceTarget(
             run="infoflow.papers.goldfeld2019.reproduce:reproduce",
             help="the SZT experiment (§6) into DIR/szt, its figures and DIR/szt_report.md",
+        ),
+        commands=(
+            Command(
+                name="orthonormal",
+                help="SZT with and without the orthonormality constraint: does it mitigate compression? (report)",
+                add_arguments=add_orthonormal_arguments,
+                run="infoflow.papers.goldfeld2019.commands:run_orthonormal_command",
+            ),
         ),
     )
 )

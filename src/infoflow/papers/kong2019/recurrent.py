@@ -326,7 +326,7 @@ def mi_by_step_figure(run: RunRecord, epochs: Sequence[int] | None = None) -> Fi
         density_axes = panels[-1]
         for step in steps:
             density = run.layer_densities(int(run.seeds[0]), int(step))[-1, 0]
-            grid = run.grids[step - 1]
+            grid = run.layer_grids(int(run.seeds[0]), int(step))[-1]
             scale = 0.8 / max(float(np.nanmax(density)), 1e-12)
             density_axes.fill_betweenx(grid, step, step + density * scale, color=f"C{(step - 1) % 10}", alpha=0.6)
         density_axes.set_xlabel("step t (density of T_t, scaled)")
