@@ -68,6 +68,20 @@ def finite_decoder_losses(
     -------
     (Tensor of shape (m,), Tensor of shape (m,) or None), float64
     """
+    losses = _decoder_losses(t, rows, means, probabilities, [sigma2], row_classes, classes)
+    return losses[0]
+
+
+def _decoder_losses(
+    t: torch.Tensor,
+    rows: torch.Tensor,
+    means: torch.Tensor,
+    probabilities: torch.Tensor,
+    sigma2s: list[float],
+    row_classes: torch.Tensor | None = None,
+    classes: torch.Tensor | None = None,
+) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+    """:func:`finite_decoder_losses` for several sigma^2 at once: one product t mu^T serves them all."""
     device = t.device
     t = t.to(torch.float64)
     means = means.to(t)
@@ -78,8 +92,7 @@ def finite_decoder_losses(
     t, means = t - shift, means - shift
     mean_norms = 0.5 * means.square().sum(-1)
     rows = rows.to(device)
-    row_losses = torch.empty(m, dtype=torch.float64, device=device)
-    class_losses = None
+    one_hot = class_prior = None
     if row_classes is not None:
         row_classes = row_classes.to(device)
         classes = classes.to(device)
@@ -87,23 +100,31 @@ def finite_decoder_losses(
         one_hot = torch.zeros(k, n_classes, dtype=torch.float64, device=device)
         one_hot[torch.arange(k, device=device), row_classes] = 1.0
         class_prior = probabilities @ one_hot
-        class_losses = torch.empty(m, dtype=torch.float64, device=device)
+    results = [
+        (
+            torch.empty(m, dtype=torch.float64, device=device),
+            None if one_hot is None else torch.empty(m, dtype=torch.float64, device=device),
+        )
+        for _ in sigma2s
+    ]
     step = max(1, TILE_ENTRIES // max(1, k))
     for start in range(0, m, step):
         block = slice(start, min(m, start + step))
         # log q(r|t) = logits_r - log sum_r' exp(logits_r'), logits_r = log p_r - |t - mu_r|^2 / (2 sigma^2)
         # (the |t|^2 term is common to all rows and cancels).
-        logits = t[block] @ means.T
-        logits.sub_(mean_norms).div_(sigma2).add_(log_prior)
-        top = logits.amax(dim=-1, keepdim=True)
-        chosen = logits.gather(1, rows[block].unsqueeze(1)).squeeze(1) - top.squeeze(1)
-        weights = logits.sub_(top).exp_()
-        normaliser = weights.sum(-1).log_()
-        row_losses[block] = _floored_loss(chosen - normaliser, probabilities[rows[block]])
-        if class_losses is not None:
-            class_mass = (weights @ one_hot).gather(1, classes[block].unsqueeze(1)).squeeze(1)
-            class_losses[block] = _floored_loss(class_mass.log() - normaliser, class_prior[classes[block]])
-    return row_losses, class_losses
+        products = t[block] @ means.T
+        products.sub_(mean_norms)
+        for sigma2, (row_losses, class_losses) in zip(sigma2s, results):
+            logits = (products / sigma2).add_(log_prior)
+            top = logits.amax(dim=-1, keepdim=True)
+            chosen = logits.gather(1, rows[block].unsqueeze(1)).squeeze(1) - top.squeeze(1)
+            weights = logits.sub_(top).exp_()
+            normaliser = weights.sum(-1).log_()
+            row_losses[block] = _floored_loss(chosen - normaliser, probabilities[rows[block]])
+            if class_losses is not None:
+                class_mass = (weights @ one_hot).gather(1, classes[block].unsqueeze(1)).squeeze(1)
+                class_losses[block] = _floored_loss(class_mass.log() - normaliser, class_prior[classes[block]])
+    return results
 
 
 def _floored_loss(log_posterior: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
@@ -116,7 +137,7 @@ def choose_sigma2(
 ) -> float:
     """Return the sigma^2 among SIGMA_FACTORS^2 * scale2 with the least mean loss on the building pairs."""
     candidates = [factor**2 * scale2 for factor in SIGMA_FACTORS]
-    losses = [float(finite_decoder_losses(t, rows, means, probabilities, s2)[0].mean()) for s2 in candidates]
+    losses = [float(row.mean()) for row, _ in _decoder_losses(t, rows, means, probabilities, candidates)]
     return candidates[int(np.argmin(losses))]
 
 
