@@ -80,12 +80,12 @@ def conditioning_count(inputs: InputDistribution, n_inputs: int) -> int:
 def resolve_conditional(n_conditional: Any, n_x: int, widths: list[int]) -> int:
     """Return the draws per conditioning input: ``n_conditional`` itself, or the "auto" choice.
 
-    "auto" (or None) gives AUTO_CONDITIONAL unless the conditional pass would then hold more than
+    "auto" gives AUTO_CONDITIONAL unless the conditional pass would then hold more than
     CONDITIONAL_VALUES values (n_x * n * sum_l d_l, widths[1:] the layer widths): then the largest n
     that fits, at least MIN_AUTO_CONDITIONAL. The bounds hold at any n (docs/DESIGN.md); a smaller n
     only loosens SP's own side of them in layers that n samples could resolve.
     """
-    if n_conditional is not None and not (isinstance(n_conditional, str) and n_conditional == "auto"):
+    if not (isinstance(n_conditional, str) and n_conditional == "auto"):
         return int(n_conditional)
     per_draw = max(1, n_x * sum(widths[1:]))
     return int(min(AUTO_CONDITIONAL, max(MIN_AUTO_CONDITIONAL, CONDITIONAL_VALUES // per_draw)))

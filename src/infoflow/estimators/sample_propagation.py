@@ -335,11 +335,11 @@ def _validated_plan(net, inputs, labels, n_samples, n_conditional, n_inputs, see
                     target_std_error, stratified, bounds, chain) -> _Plan:
     estimators = check_estimators(estimator)
     n_samples = integer_at_least("n_samples", n_samples, 1)
-    if n_conditional is not None and not (isinstance(n_conditional, str) and n_conditional == "auto"):
+    if not (isinstance(n_conditional, str) and n_conditional == "auto"):
         try:
             n_conditional = integer_at_least("n_conditional", n_conditional, 1)
-        except ValueError as error:
-            raise ValueError(f'{error} (or "auto")') from None
+        except ValueError:
+            raise ValueError(f'n_conditional must be an integer >= 1 or "auto"; got {n_conditional!r}') from None
     n_inputs = integer_at_least("n_inputs", n_inputs, 1)
     seed = integer_at_least("seed", seed, 0)
     if seed >= 2**63:
