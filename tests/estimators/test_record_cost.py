@@ -53,11 +53,13 @@ def _sizes_used(monkeypatch: pytest.MonkeyPatch, net: nn.Module, inputs, **kwarg
 
 
 def test_auto_conditional_rule() -> None:
-    # Narrow networks (the seed's scalar nets, SZT's 12-10-7-5-4-3-2): the full 1000 per input.
+    # Narrow networks (the seed's scalar nets, SZT's 12-10-7-5-4-3-2 on 256 inputs, the coverage
+    # study's 40 points through 32-128-64-10 and linear 8-8-8 on 500 inputs): 1000 per input.
     assert resolve_conditional("auto", 500, [1, 1, 1]) == AUTO_CONDITIONAL
-    assert resolve_conditional("auto", 500, [12, 10, 7, 5, 4, 3, 2]) == AUTO_CONDITIONAL
+    assert resolve_conditional("auto", 256, [12, 10, 7, 5, 4, 3, 2]) == AUTO_CONDITIONAL
     assert resolve_conditional("auto", 40, [32, 128, 64, 10]) == AUTO_CONDITIONAL
-    # The digits CNN: 500 inputs x n x 810 units within 2**24 values.
+    assert resolve_conditional("auto", 500, [8, 8, 8]) == AUTO_CONDITIONAL
+    # The digits CNN: 500 inputs x n x 810 units within 2**23 values.
     n = resolve_conditional("auto", 500, [64, 512, 256, 32, 10])
     assert n == CONDITIONAL_VALUES // (500 * 810) and 500 * n * 810 <= CONDITIONAL_VALUES
     assert resolve_conditional("auto", 10**6, [64, 512]) == MIN_AUTO_CONDITIONAL
