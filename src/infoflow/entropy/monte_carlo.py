@@ -18,7 +18,7 @@ and A_r = |z_r|^2 / 2 - d/2 (mean exactly 0, variance d/2):
 
 Evaluation points: with ``n_noise = m`` fixed, every centre gets m draws (the published scheme;
 the i.i.d. standard error is then conservative). Otherwise a pilot of PILOT_EVALUATIONS points (2n for
-a set of n < 256 centres, at least 64) with
+a set of n < 256 centres, at least 32) with
 uniformly drawn centres (with replacement: unbiased for h, and the i.i.d. standard error is
 exact) measures the variance per evaluation, and each set then gets just enough further points for
 its target standard error, which may be far fewer than n.
@@ -54,7 +54,7 @@ SAFETY = 1.15
 # A set of n < PILOT_EVALUATIONS / 2 centres gets a pilot of 2n points (at least MIN_PILOT): the
 # conditionals of wide networks are hundreds of small sets with loose targets, whose full pilots
 # cost more than their estimates need; a variance read from fewer points is caught by the top-ups.
-MIN_PILOT = 64
+MIN_PILOT = 32
 # The pilot's variance can still be low by more than SAFETY covers (a heavy-tailed L): after the
 # main pass, a set whose standard error misses its target gets more points, sized from the
 # variance of all its points so far (at least TOP_UP_SHARE more), for up to MAX_TOP_UPS rounds.
