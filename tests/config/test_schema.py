@@ -12,7 +12,6 @@ import pytest
 import tomli_w
 from tiny_configs import TINY
 
-from infoflow.estimators.draws import resolve_conditional
 from infoflow.config.schema import (
     ConfigError,
     ExperimentConfig,
@@ -24,6 +23,7 @@ from infoflow.config.schema import (
     shipped_experiments,
     with_seeds,
 )
+from infoflow.estimators.draws import resolve_conditional
 
 # A network of any widths; {inputs} and {labels} complete it.
 GENERAL = """

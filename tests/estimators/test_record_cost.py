@@ -54,12 +54,12 @@ def _sizes_used(monkeypatch: pytest.MonkeyPatch, net: nn.Module, inputs, **kwarg
 
 def test_auto_conditional_rule() -> None:
     # Narrow networks (the seed's scalar nets, SZT's 12-10-7-5-4-3-2 on 256 inputs, the coverage
-    # study's 40 points through 32-128-64-10 and linear 8-8-8 on 500 inputs): 1000 per input.
+    # study's 40 points through 32-128-64-32 and linear 8-8-8 on 500 inputs): 1000 per input.
     assert resolve_conditional("auto", 500, [1, 1, 1]) == AUTO_CONDITIONAL
     assert resolve_conditional("auto", 256, [12, 10, 7, 5, 4, 3, 2]) == AUTO_CONDITIONAL
-    assert resolve_conditional("auto", 40, [32, 128, 64, 10]) == AUTO_CONDITIONAL
+    assert resolve_conditional("auto", 40, [32, 128, 64, 32]) == AUTO_CONDITIONAL
     assert resolve_conditional("auto", 500, [8, 8, 8]) == AUTO_CONDITIONAL
-    # The digits CNN: 500 inputs x n x 810 units within 2**23 values.
+    # The digits CNN: 500 inputs x n x 810 units within 10 * 2**20 values.
     n = resolve_conditional("auto", 500, [64, 512, 256, 32, 10])
     assert n == CONDITIONAL_VALUES // (500 * 810) and 500 * n * 810 <= CONDITIONAL_VALUES
     assert resolve_conditional("auto", 10**6, [64, 512]) == MIN_AUTO_CONDITIONAL
@@ -90,3 +90,15 @@ def test_too_large_conditional_is_refused_before_drawing(monkeypatch: pytest.Mon
         measure_information(net, data)
     with pytest.raises(ValueError, match=r'^n_conditional must be an integer >= 1 or "auto"; got .many.$'):
         measure_information(net, data, n_conditional="many")
+
+
+def test_auto_conditional_keeps_every_coverage_case_at_1000() -> None:
+    # The coverage study measures with default settings: "auto" must not change its numbers.
+    from infoflow.estimators.coverage import CASES
+    from infoflow.estimators.draws import conditioning_count
+
+    for make in CASES.values():
+        case = make()
+        n_inputs = case.settings.get("n_inputs", 500)
+        n_x = conditioning_count(case.inputs, n_inputs)
+        assert resolve_conditional(case.settings.get("n_conditional", "auto"), n_x, list(case.net.widths)) == 1000

@@ -64,9 +64,9 @@ def layer_widths(net: nn.Module, inputs: InputDistribution, device: torch.device
 
 # n_conditional="auto": this many draws per conditioning input, fewer where the conditional pass
 # would hold more than CONDITIONAL_VALUES values of S_l (n_x * n_conditional * sum of the layer
-# widths; 64 MiB of float64), and never fewer than MIN_AUTO_CONDITIONAL.
+# widths; 80 MiB of float64), and never fewer than MIN_AUTO_CONDITIONAL.
 AUTO_CONDITIONAL = 1000
-CONDITIONAL_VALUES = 2**23
+CONDITIONAL_VALUES = 10 * 2**20
 MIN_AUTO_CONDITIONAL = 8
 
 

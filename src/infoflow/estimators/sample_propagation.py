@@ -257,7 +257,7 @@ def measure_information(
     n_samples, n_conditional, n_inputs : int
         Draws of X for h(T_l); propagations of each fixed x for h(T_l|X=x) (layers >= 2);
         conditioning inputs of a continuous (or large) X. ``n_conditional="auto"`` (default): 1000,
-        fewer where the conditional pass would hold more than 2**23 values (n_x * n_conditional *
+        fewer where the conditional pass would hold more than 10 * 2**20 values (n_x * n_conditional *
         sum of the layer widths; :func:`~infoflow.estimators.draws.resolve_conditional`); the
         result's ``n_conditional`` is the number used.
     generator, seed :

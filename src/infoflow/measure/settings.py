@@ -62,7 +62,7 @@ class MeasurementSettings:
         Draws of X propagated for h(T_l) (the components of the Gaussian mixture).
     n_conditional : int or "auto"
         Propagations of each fixed x for h(T_l | X=x). "auto" (default): 1000, fewer where the
-        conditional pass would hold more than 2**23 values (n_x * n_conditional * the sum of the
+        conditional pass would hold more than 10 * 2**20 values (n_x * n_conditional * the sum of the
         layer widths: wide networks), at least 8; the bounds hold at any size.
     n_inputs : int
         Draws (or support points) of X averaged over for E_X h(T_l|X).
