@@ -23,6 +23,7 @@ from infoflow.config.schema import (
     shipped_experiments,
     with_seeds,
 )
+from infoflow.estimators.draws import resolve_conditional
 
 # A network of any widths; {inputs} and {labels} complete it.
 GENERAL = """
@@ -114,7 +115,9 @@ def test_shipped_configs_follow_the_seed(name: str, preset: str, lr: float, n_in
     assert config.estimation.n_inputs == n_inputs
     # The seed's code draws n = 1000; fig5 draws more (its TOML says why), never fewer.
     assert config.estimation.n_samples == (4000 if name == "fig5" else 1000)
-    assert config.estimation.n_conditional == 1000
+    # "auto" is 1000 for the seed's narrow networks (the conditional pass stays under its budget).
+    widths = list(config.network.widths)
+    assert resolve_conditional(config.estimation.n_conditional, n_inputs, widths) == 1000
     assert config.labels.kind == "threshold" and config.inputs.dim == 1
     assert all(limit != "auto" for limit in config.density.limits)  # the seed figures' grids are fixed
     if name == "fig2":
@@ -157,7 +160,7 @@ def test_defaults_are_resolved() -> None:
     assert training.batch_size == training.train_size and training.lr_drop_factor == 20.0
     assert training.lr_drop_accuracy is None
     estimation = config.estimation
-    assert (estimation.n_samples, estimation.n_conditional, estimation.n_inputs) == (1000, 1000, 500)
+    assert (estimation.n_samples, estimation.n_conditional, estimation.n_inputs) == (1000, "auto", 500)
     assert (estimation.schedule, estimation.every, estimation.points) == ("every", 1, 60)
     assert estimation.label_information and estimation.true_information
     assert estimation.estimators == ("sp",) and estimation.binning_bin_size == 0.05

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from infoflow.config.errors import ConfigError
 from infoflow.config.experiment import ExperimentConfig
+from infoflow.estimators.draws import resolve_conditional
 from infoflow.validation import format_bytes, machine_memory, memory_budget
 
 FLOAT = 8
@@ -37,7 +38,7 @@ class _Sizes:
     test_size: int
     batch_size: int
     n_samples: int
-    n_conditional: int
+    n_conditional: int | str
     n_inputs: int
     support: int | None
     measured: int
@@ -87,7 +88,7 @@ def projected_peak(sizes: _Sizes) -> float:
     data = 3 * FLOAT * (sizes.train_size + sizes.test_size) * (widths[0] + 1)
     forward = FORWARD_COPIES * FLOAT * max(sizes.batch_size, sizes.test_size, sizes.train_size) * all_units
     n_x = sizes.n_inputs if sizes.support is None else min(sizes.n_inputs, sizes.support)
-    conditional = 4 * FLOAT * n_x * sizes.n_conditional * layer_units
+    conditional = 4 * FLOAT * n_x * resolve_conditional(sizes.n_conditional, n_x, list(widths)) * layer_units
     unconditional = FORWARD_COPIES * FLOAT * sizes.n_samples * all_units
     schedule = 3 * FLOAT * sizes.points
     return float(

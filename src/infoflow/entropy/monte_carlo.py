@@ -17,7 +17,8 @@ and A_r = |z_r|^2 / 2 - d/2 (mean exactly 0, variance d/2):
   than the plain one but for O(1/N).
 
 Evaluation points: with ``n_noise = m`` fixed, every centre gets m draws (the published scheme;
-the i.i.d. standard error is then conservative). Otherwise a pilot of PILOT_EVALUATIONS points with
+the i.i.d. standard error is then conservative). Otherwise a pilot of PILOT_EVALUATIONS points (2n for
+a set of n < 256 centres, at least 32) with
 uniformly drawn centres (with replacement: unbiased for h, and the i.i.d. standard error is
 exact) measures the variance per evaluation, and each set then gets just enough further points for
 its target standard error, which may be far fewer than n.
@@ -50,6 +51,10 @@ ALGORITHMS = ("auto", "dense", "cutoff")
 # draws estimate a variance to ~6 % (Gaussian case); SAFETY covers that so the target is met.
 PILOT_EVALUATIONS = 512
 SAFETY = 1.15
+# A set of n < PILOT_EVALUATIONS / 2 centres gets a pilot of 2n points (at least MIN_PILOT): the
+# conditionals of wide networks are hundreds of small sets with loose targets, whose full pilots
+# cost more than their estimates need; a variance read from fewer points is caught by the top-ups.
+MIN_PILOT = 32
 # The pilot's variance can still be low by more than SAFETY covers (a heavy-tailed L): after the
 # main pass, a set whose standard error misses its target gets more points, sized from the
 # variance of all its points so far (at least TOP_UP_SHARE more), for up to MAX_TOP_UPS rounds.
@@ -358,8 +363,9 @@ def monte_carlo_entropy(
             evaluator.run(all_sets, int(n_noise) * n, stratified=True)
             reported_m = int(n_noise)
         else:
-            evaluator.plan(n_sets * PILOT_EVALUATIONS)
-            evaluator.run(all_sets, PILOT_EVALUATIONS, stratified=False)
+            pilot = pilot_evaluations(n)
+            evaluator.plan(n_sets * pilot)
+            evaluator.run(all_sets, pilot, stratified=False)
             _, variance = evaluator.moments.estimate(control_variate)
             per_point = variance * evaluator.moments.count
             needed = torch.ceil(SAFETY * per_point / target**2) - evaluator.moments.count
@@ -381,6 +387,11 @@ def monte_carlo_entropy(
         truncation_bound=bound,
         algorithm=tuple("cutoff" if flag else "dense" for flag in use_cutoff.tolist()),
     )
+
+
+def pilot_evaluations(n: int) -> int:
+    """Return the pilot's evaluation points per set of n centres: 2n within [MIN_PILOT, PILOT_EVALUATIONS]."""
+    return min(PILOT_EVALUATIONS, max(MIN_PILOT, 2 * n))
 
 
 def _extend(evaluator: _Evaluator, needed: torch.Tensor) -> None:

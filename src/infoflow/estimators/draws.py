@@ -64,6 +64,35 @@ def layer_widths(net: nn.Module, inputs: InputDistribution, device: torch.device
     return [inputs.dim] + [s.shape[-1] for s in outputs.clean]
 
 
+# n_conditional="auto": this many draws per conditioning input, fewer where the conditional pass
+# would hold more than CONDITIONAL_VALUES values of S_l (n_x * n_conditional * sum of the layer
+# widths; 80 MiB of float64), and never fewer than MIN_AUTO_CONDITIONAL.
+AUTO_CONDITIONAL = 1000
+CONDITIONAL_VALUES = 10 * 2**20
+MIN_AUTO_CONDITIONAL = 8
+
+
+def conditioning_count(inputs: InputDistribution, n_inputs: int) -> int:
+    """Return n_x, the number of conditioning inputs E_X h(T_l|X) is averaged over."""
+    if inputs.is_discrete:
+        return min(n_inputs, len(inputs.support()[0]))
+    return n_inputs
+
+
+def resolve_conditional(n_conditional: Any, n_x: int, widths: list[int]) -> int:
+    """Return the draws per conditioning input: ``n_conditional`` itself, or the "auto" choice.
+
+    "auto" gives AUTO_CONDITIONAL unless the conditional pass would then hold more than
+    CONDITIONAL_VALUES values (n_x * n * sum_l d_l, widths[1:] the layer widths): then the largest n
+    that fits, at least MIN_AUTO_CONDITIONAL. The bounds hold at any n (docs/DESIGN.md); a smaller n
+    only loosens SP's own side of them in layers that n samples could resolve.
+    """
+    if not (isinstance(n_conditional, str) and n_conditional == "auto"):
+        return int(n_conditional)
+    per_draw = max(1, n_x * sum(widths[1:]))
+    return int(min(AUTO_CONDITIONAL, max(MIN_AUTO_CONDITIONAL, CONDITIONAL_VALUES // per_draw)))
+
+
 def check_sizes(
     net: nn.Module, inputs: InputDistribution, n_samples: int, n_conditional: int, n_inputs: int, widths: list[int]
 ) -> None:
@@ -73,9 +102,7 @@ def check_sizes(
     """
     units = sum(widths)
     check_memory("n_samples", n_samples, 4 * 8 * n_samples * units, "the draws for h(T_l)")
-    n_x = n_inputs
-    if inputs.is_discrete:
-        n_x = min(n_inputs, len(inputs.support()[0]))
+    n_x = conditioning_count(inputs, n_inputs)
     name, value = ("n_conditional", n_conditional) if n_conditional >= n_x else ("n_inputs", n_inputs)
     check_memory(name, value, 2 * 8 * n_x * n_conditional * units, f"the conditional draws ({n_x} x {n_conditional})")
 

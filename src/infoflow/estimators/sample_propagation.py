@@ -47,10 +47,12 @@ from infoflow.estimators.draws import (
     Draws,
     check_inputs,
     check_sizes,
+    conditioning_count,
     draw_samples,
     layer_widths,
     make_generators,
     network_device,
+    resolve_conditional,
 )
 from infoflow.estimators.sp_estimates import Estimates, estimate_all
 from infoflow.models.mlp import NoisyMLP
@@ -227,7 +229,7 @@ def measure_information(
     labels: Callable[[torch.Tensor], Any] | None = None,
     *,
     n_samples: int = 1000,
-    n_conditional: int = 1000,
+    n_conditional: int | str = "auto",
     n_inputs: int = 500,
     generator: torch.Generator | None = None,
     seed: int = 0,
@@ -258,7 +260,10 @@ def measure_information(
         Maps inputs (n, d_0) to labels (n,) or (n, k); each distinct label row is one class.
     n_samples, n_conditional, n_inputs : int
         Draws of X for h(T_l); propagations of each fixed x for h(T_l|X=x) (layers >= 2);
-        conditioning inputs of a continuous (or large) X.
+        conditioning inputs of a continuous (or large) X. ``n_conditional="auto"`` (default): 1000,
+        fewer where the conditional pass would hold more than 10 * 2**20 values (n_x * n_conditional *
+        sum of the layer widths; :func:`~infoflow.estimators.draws.resolve_conditional`); the
+        result's ``n_conditional`` is the number used.
     generator, seed :
         Source of every draw (a generator on the network's device, else one seeded with ``seed``).
     estimator : str or sequence of str
@@ -342,7 +347,11 @@ def _validated_plan(net, inputs, labels, n_samples, n_conditional, n_inputs, see
                     target_std_error, stratified, bounds, chain) -> _Plan:
     estimators = check_estimators(estimator)
     n_samples = integer_at_least("n_samples", n_samples, 1)
-    n_conditional = integer_at_least("n_conditional", n_conditional, 1)
+    if not (isinstance(n_conditional, str) and n_conditional == "auto"):
+        try:
+            n_conditional = integer_at_least("n_conditional", n_conditional, 1)
+        except ValueError:
+            raise ValueError(f'n_conditional must be an integer >= 1 or "auto"; got {n_conditional!r}') from None
     n_inputs = integer_at_least("n_inputs", n_inputs, 1)
     seed = integer_at_least("seed", seed, 0)
     if seed >= 2**63:
@@ -352,6 +361,7 @@ def _validated_plan(net, inputs, labels, n_samples, n_conditional, n_inputs, see
     device = network_device(net)
     check_inputs(inputs, net)
     widths = layer_widths(net, inputs, device)
+    n_conditional = resolve_conditional(n_conditional, conditioning_count(inputs, n_inputs), widths)
     check_sizes(net, inputs, n_samples, n_conditional, n_inputs, widths)
     return _Plan(
         estimators=estimators,

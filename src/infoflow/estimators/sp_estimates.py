@@ -86,6 +86,12 @@ def estimate_all(
     # mean of the conditionals (Var = sum_x w_x^2 SE_x^2).
     marginal_target = target_std_error / math.sqrt(2.0)
     conditional_target = marginal_target / float(conditional.weights.square().sum().sqrt())
+    # The same budget for h(T_l|Y) = sum_y p_y h(T_l|Y=y): Var = sum_y p_y^2 SE_y^2, so each class may
+    # carry marginal_target / sqrt(sum_y p_y^2) (sqrt(k) times looser for k balanced classes).
+    class_target = marginal_target
+    if class_index is not None:
+        shares = torch.bincount(class_index.reshape(-1).cpu(), minlength=n_classes).to(torch.float64) / n
+        class_target = marginal_target / float(shares.square().sum().sqrt())
     mi_input: dict[str, list[float]] = {name: [] for name in names}
     mi_label: dict[str, list[float]] = {name: [] for name in names}
     entropy, conditional_entropy, monte_carlo_se, sp_layers = [], [], [], []
@@ -107,7 +113,7 @@ def estimate_all(
                     members = class_index == label_class
                     part = set_entropies(
                         name, clean[members].unsqueeze(0), noisy[members].unsqueeze(0), beta, bin_size, generator,
-                        marginal_target,
+                        class_target,
                     )
                     share = float(members.sum()) / n
                     classes.append((share, float(part.nats[0]), float(part.std_error[0]), members))

@@ -61,8 +61,10 @@ class MeasurementSettings:
     ----------
     n_samples : int
         Draws of X propagated for h(T_l) (the components of the Gaussian mixture).
-    n_conditional : int
-        Propagations of each fixed x for h(T_l | X=x).
+    n_conditional : int or "auto"
+        Propagations of each fixed x for h(T_l | X=x). "auto" (default): 1000, fewer where the
+        conditional pass would hold more than 10 * 2**20 values (n_x * n_conditional * the sum of the
+        layer widths: wide networks), at least 8; the bounds hold at any size.
     n_inputs : int
         Draws (or support points) of X averaged over for E_X h(T_l|X).
     schedule : {"every", "interval", "log"}
@@ -113,7 +115,9 @@ class MeasurementSettings:
     """
 
     n_samples: Integer = Field(1000, ge=1, description=_AT_LEAST_ONE)
-    n_conditional: Integer = Field(1000, ge=1, description=_AT_LEAST_ONE)
+    n_conditional: Union[Literal["auto"], Integer] = Field(
+        AUTO, description='an integer >= 1 or "auto"'
+    )
     n_inputs: Integer = Field(500, ge=1, description=_AT_LEAST_ONE)
     schedule: Literal[SCHEDULES] = Field("every", description=one_of(SCHEDULES))  # type: ignore[valid-type]
     every: Integer = Field(1, ge=1, description=_AT_LEAST_ONE)
@@ -154,6 +158,13 @@ class MeasurementSettings:
         if len(set(estimators)) != len(estimators):
             raise ValueError(ESTIMATORS_ALLOWED)
         return ("sp", *(name for name in estimators if name != "sp"))
+
+    @field_validator("n_conditional")
+    @classmethod
+    def _at_least_one(cls, value: Any) -> Any:
+        if value != AUTO and value < 1:
+            raise ValueError('an integer >= 1 or "auto"')
+        return value
 
     @field_validator("density_limits")
     @classmethod

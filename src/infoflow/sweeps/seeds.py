@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from infoflow.config.experiment import ExperimentConfig
+from infoflow.estimators.draws import resolve_conditional
 from infoflow.sweeps.executor import RunOutcome, RunTask, is_complete, run_tasks
 
 # The hidden folder beside a run folder that holds its seeds' cells while they run.
@@ -56,7 +57,8 @@ def seed_config(config: ExperimentConfig, seed: int) -> ExperimentConfig:
 def _cost(config: ExperimentConfig) -> float:
     """A rough relative cost of one seed, to start the longest cells first."""
     estimation = config.estimation
-    per_epoch = estimation.n_samples + estimation.n_inputs * estimation.n_conditional
+    n_conditional = resolve_conditional(estimation.n_conditional, estimation.n_inputs, list(config.network.widths))
+    per_epoch = estimation.n_samples + estimation.n_inputs * n_conditional
     return (config.training.epochs + 1) * config.network.n_layers * per_epoch
 
 
