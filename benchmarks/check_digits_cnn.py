@@ -5,8 +5,9 @@ plain torch loop, then one default ``measure_information`` with ``FiniteDataset`
 layer, I(X;T_l) and I(T_l;Y) with their bounds and flags, and checks: no value negative, none above
 log 1797, data processing between the layers' bounds, unresolved layers flagged.
 
-Data: scikit-learn's bundled digits when scikit-learn is installed, else ``--digits-csv`` (the
-digits.csv.gz file of a scikit-learn wheel), else a synthetic stand-in of the same shape (said so).
+Data: the digits shipped with infoflow (``infoflow.data.digits``); for an older infoflow without
+them, scikit-learn's when installed, else ``--digits-csv`` (the digits.csv.gz file of a
+scikit-learn wheel), else a synthetic stand-in of the same shape (said so).
 Run: ``python benchmarks/check_digits_cnn.py [--digits-csv PATH] [--epochs N]``.
 """
 
@@ -24,6 +25,13 @@ from infoflow import FiniteDataset, GaussianNoise, measure_information
 
 
 def load_digits(path: str | None) -> tuple[np.ndarray, np.ndarray, str]:
+    try:
+        from infoflow.data.digits import load_digits as shipped_digits
+
+        x, y = shipped_digits()
+        return x, y, "the digits shipped with infoflow (scikit-learn 1.6.1's copy)"
+    except ImportError:
+        pass  # an older infoflow (the benchmark's "before" tree) without the shipped copy
     try:
         from sklearn.datasets import load_digits as sklearn_digits
 
