@@ -106,7 +106,7 @@ def binned_mixture_log_density(points: torch.Tensor, centres: torch.Tensor, beta
     node_index = torch.arange(padded_len, device=device)
     hi = (node_index + reach_near + 1).clamp(max=padded_len)
     lo = (node_index - reach_near).clamp(min=0)
-    has_near = (counts[:, hi] - counts[:, lo]) > 0  # (B, nodes + 2 width)
+    has_near = (counts[:, hi] - counts[:, lo]) > 0  # (B, nodes + 2 pad)
     # Window s holds padded nodes s .. s + 2w: for nearest node j (unpadded) it is s = j + pad - width.
     windows = weights.unfold(1, 2 * width + 1, 1)
     offsets = torch.arange(-width, width + 1, device=device, dtype=torch.float64)
