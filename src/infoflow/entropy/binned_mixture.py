@@ -64,7 +64,9 @@ def grid_nodes(centres: torch.Tensor, beta: float) -> int:
     return int(spread / (beta / NODES_PER_BETA)) + 2
 
 
-def binned_mixture_log_density(points: torch.Tensor, centres: torch.Tensor, beta: float) -> torch.Tensor:
+def binned_mixture_log_density(
+    points: torch.Tensor, centres: torch.Tensor, beta: float, *, n_nodes: int | None = None
+) -> torch.Tensor:
     """Return log q'(t) for every point, q' the mixture of N(g_k, beta^2) over the linearly binned centres.
 
     Parameters
@@ -75,11 +77,15 @@ def binned_mixture_log_density(points: torch.Tensor, centres: torch.Tensor, beta
         Mixture centres of each set (equal weights 1/n before binning).
     beta : float
         Component standard deviation, > 0.
+    n_nodes : int, optional
+        :func:`grid_nodes` of these centres when the caller has it already.
 
     Returns
     -------
     Tensor of shape (B, m), float64, nats (log density).
     """
+    if n_nodes is None:
+        n_nodes = grid_nodes(centres, beta)
     centres = centres.detach().to(torch.float64)[..., 0]
     points = points.detach().to(torch.float64)[..., 0]
     n_sets, n = centres.shape
@@ -88,7 +94,6 @@ def binned_mixture_log_density(points: torch.Tensor, centres: torch.Tensor, beta
     delta = beta / NODES_PER_BETA
     width = REACH * NODES_PER_BETA  # nodes on each side of a point's nearest node
     origin = centres.amin(1, keepdim=True)
-    n_nodes = grid_nodes(centres.unsqueeze(-1), beta)
     # Linear binning: node k sits at origin + k delta. The array is padded by 2 `width` empty nodes
     # on each side, so that points up to REACH beta outside the centres' range have full windows.
     pad = 2 * width

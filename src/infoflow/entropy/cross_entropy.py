@@ -107,7 +107,7 @@ def bound_log_density(points: torch.Tensor, centres: torch.Tensor, beta: float) 
     if dim == 1 and n > 2 * (2 * REACH * NODES_PER_BETA + 1):
         nodes = grid_nodes(centres, beta)
         if n_sets * nodes <= MAX_GRID_ENTRIES:
-            return binned_mixture_log_density(points, centres, beta)
+            return binned_mixture_log_density(points, centres, beta, n_nodes=nodes)
     return mixture_log_density(points, centres, beta)
 
 
