@@ -37,6 +37,14 @@ from infoflow.sweeps.progress import CellProgress
 TASK_RETRIES = 1
 CONNECT_TIMEOUT_S = 20
 
+#: The environment a local worker process starts with. Dask's default also sets
+#: ``MALLOC_TRIM_THRESHOLD_=65536``, which fixes glibc's mmap threshold at 128 KiB: every tensor
+#: larger than that is then mapped and unmapped afresh (page faults, zeroing), and the seed
+#: reproduction's fig4 took 47 s instead of 34 s per seed in one process (~69 s with two workers
+#: faulting at once). Runs hold a few MB of tensors, not Dask's many small objects, so glibc's
+#: adaptive default serves them; one BLAS/OpenMP thread per worker stays (runs are single-threaded).
+WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
+
 
 class RunsFailed(RuntimeError):
     """Some runs failed; the message names each with its reason (the others finished)."""
@@ -116,13 +124,16 @@ def _client(scheduler: str | None, workers: int, *, name: str) -> tuple[Any, Any
             raise ConnectionError(f"cannot reach the Dask scheduler at {scheduler}: {reason}") from None
     # One thread per worker: runs are single-threaded. One worker runs in this process (no
     # start-up cost); several need processes, since a run holds the GIL.
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=workers > 1,
-        dashboard_address=":0",  # any free port: never clash with another cluster's 8787
-        silence_logs=logging.ERROR,
-    )
+    import dask
+
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_ENVIRONMENT}):
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=workers > 1,
+            dashboard_address=":0",  # any free port: never clash with another cluster's 8787
+            silence_logs=logging.ERROR,
+        )
     try:
         return Client(cluster, name=name), cluster
     except BaseException:
