@@ -114,9 +114,10 @@ class NoisyMLP(nn.Module):
                 f"the network takes inputs of dimension {self.widths[0]} (widths[0]); got shape {tuple(x.shape)}"
             )
         t = x.to(self.linears[0].weight.dtype)
-        with noise_source(self, generator):
-            for index, noise in enumerate(self.noises):
-                t = noise(self.layer_clean(index, t))
+        with noise_source(self, generator, modules=self.noises):
+            # layer_clean's arithmetic, without its per-call ModuleList indexing.
+            for linear, activation, noise in zip(self.linears, self.activations, self.noises):
+                t = noise(ACTIVATIONS[activation](linear(t)))
         return t
 
     def extra_repr(self) -> str:

@@ -113,7 +113,7 @@ class NoisyElman(nn.Module):
         sequence = x.to(self.input.weight.dtype).reshape(x.shape[0], self.steps, self.input_size)
         state: torch.Tensor | None = None
         states = []
-        with noise_source(self, generator):
+        with noise_source(self, generator, modules=(self.noise,)):
             for t in range(self.steps):
                 state = self.noise(self.step_clean(sequence[:, t], state))
                 states.append(state)
