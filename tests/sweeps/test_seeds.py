@@ -50,6 +50,33 @@ def test_complete_cells_are_reused_and_a_complete_run_is_not_touched(tmp_path: P
     assert outcome.status == "reused" and metrics.stat().st_mtime_ns == stamp
 
 
+def test_an_experiment_is_merged_and_drawn_as_soon_as_its_cells_settle(tmp_path: Path, monkeypatch) -> None:
+    # Two experiments of 2 seeds each on one worker, longest cells first: the first experiment's
+    # folder must be complete (merged, figures drawn) before the second's last cell has run.
+    import infoflow.sweeps.seeds as seeds_module
+
+    first, second = tiny(2), dataclasses.replace(tiny(2), name="tiny-b")
+    second = dataclasses.replace(second, training=dataclasses.replace(second.training, epochs=1))
+    seen: list[tuple[str, bool]] = []
+    original = seeds_module._finish
+
+    def spying_finish(task, *args, **kwargs):
+        other = tmp_path / ("b" if task.label == "a" else "a")
+        seen.append((task.label, (other / "metrics.csv").exists()))
+        return original(task, *args, **kwargs)
+
+    monkeypatch.setattr(seeds_module, "_finish", spying_finish)
+    outcomes = run_experiments(
+        [RunTask("a", first, tmp_path / "a"), RunTask("b", second, tmp_path / "b")],
+        workers=1, progress=False, plot=True,
+    )
+    assert [outcome.status for outcome in outcomes] == ["complete", "complete"]
+    # "a" (3 epochs) is the costlier: its cells run first and it is finished (merged, drawn)
+    # before b's run folder exists; b is finished last, a's folder already complete.
+    assert seen == [("a", False), ("b", True)]
+    assert (tmp_path / "a" / "figures" / "mi.png").is_file() and (tmp_path / "b" / "figures" / "mi.png").is_file()
+
+
 def test_which_runs_split(tmp_path: Path) -> None:
     assert splits_by_seed(tiny(2), tmp_path / "new")
     assert not splits_by_seed(tiny(1), tmp_path / "new")

@@ -20,6 +20,7 @@ Two uses (all in nats, float64):
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -167,6 +168,16 @@ def gaussian_cross_entropy_terms(noisy: torch.Tensor, fit_clean: torch.Tensor, b
     return 0.5 * solved.square().sum(0) + 0.5 * log_det + 0.5 * dim * math.log(2 * math.pi)
 
 
+@functools.lru_cache(maxsize=8)
+def _hermite_rule(n_nodes: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Return the Gauss-Hermite nodes and weights (normalised to sum 1) for E[f(Z)], Z ~ N(0, 1), n each.
+
+    Cached (as immutable tuples): numpy solves an eigenproblem for them, several times per epoch.
+    """
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n_nodes)
+    return tuple(nodes.tolist()), tuple((weights / weights.sum()).tolist())
+
+
 def influence_values(
     centres: torch.Tensor, beta: float, rows: int, generator: torch.Generator, n_noise: int = 2
 ) -> torch.Tensor:
@@ -200,9 +211,9 @@ def influence_values(
         chosen = torch.gather(centres, 1, index.unsqueeze(-1).expand(-1, -1, dim))
     r = chosen.shape[1]
     if dim == 1:
-        nodes, weights = np.polynomial.hermite_e.hermegauss(HERMITE_NODES)
+        nodes, weights = _hermite_rule(HERMITE_NODES)
         z = torch.as_tensor(nodes, dtype=torch.float64, device=centres.device)
-        w = torch.as_tensor(weights / weights.sum(), dtype=torch.float64, device=centres.device)
+        w = torch.as_tensor(weights, dtype=torch.float64, device=centres.device)
         points = (chosen + beta * z.view(1, 1, -1)).reshape(n_sets, r * HERMITE_NODES, 1)
         values = -bound_log_density(points, centres, beta).reshape(n_sets, r, HERMITE_NODES)
         return (values * w).sum(-1)

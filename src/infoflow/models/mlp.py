@@ -115,9 +115,8 @@ class NoisyMLP(nn.Module):
             )
         t = x.to(self.linears[0].weight.dtype)
         with noise_source(self, generator, modules=self.noises):
-            # layer_clean's arithmetic, without its per-call ModuleList indexing.
-            for linear, activation, noise in zip(self.linears, self.activations, self.noises):
-                t = noise(ACTIVATIONS[activation](linear(t)))
+            for index, noise in enumerate(self.noises):
+                t = noise(self.layer_clean(index, t))
         return t
 
     def extra_repr(self) -> str:

@@ -182,6 +182,7 @@ def run_tasks(
     command: str | None = None,
     plot: bool = False,
     name: str = "sweep",
+    on_settled: Callable[[int, RunOutcome], None] | None = None,
 ) -> list[RunOutcome]:
     """Run every task not already complete on Dask; return one outcome per task, in order.
 
@@ -203,6 +204,10 @@ def run_tasks(
         Draw each run's figures (RUN/figures) on the worker after it ran.
     name : str
         What the progress line calls the work.
+    on_settled : callable, optional
+        Called in this process as ``on_settled(index, outcome)`` for each task as soon as it
+        settles (reused ones first), while the others still run: the caller's follow-up work
+        (merging, figures) overlaps the cluster's.
 
     Raises
     ------
@@ -223,6 +228,9 @@ def run_tasks(
         if is_complete(task.run_dir):
             outcomes[index] = RunOutcome(task.label, task.run_dir, "reused", None)
     to_run = [index for index in range(len(tasks)) if index not in outcomes]
+    if on_settled is not None:
+        for index, outcome in list(outcomes.items()):
+            on_settled(index, outcome)
     bar = CellProgress(progress, name, len(tasks), len(outcomes))
     if not to_run:
         bar.update(len(tasks), 0, 0, final=True)
@@ -249,7 +257,7 @@ def run_tasks(
                 retries=TASK_RETRIES,
             )
             futures[future] = index
-        _wait(client, futures, tasks, outcomes, bar)
+        _wait(client, futures, tasks, outcomes, bar, on_settled)
     finally:
         bar.close()
         client.close()
@@ -259,7 +267,12 @@ def run_tasks(
 
 
 def _wait(
-    client: Any, futures: dict[Any, int], tasks: Sequence[RunTask], outcomes: dict[int, RunOutcome], bar: CellProgress
+    client: Any,
+    futures: dict[Any, int],
+    tasks: Sequence[RunTask],
+    outcomes: dict[int, RunOutcome],
+    bar: CellProgress,
+    on_settled: Callable[[int, RunOutcome], None] | None = None,
 ) -> None:
     """Collect the futures as they settle, updating ``outcomes`` and the progress line."""
     pending = set(futures)
@@ -276,6 +289,8 @@ def _wait(
             outcomes[index] = outcome
             if outcome.status == "failed":
                 bar.message(f"{bar.name}: {outcome.label} failed: {outcome.message}")
+            if on_settled is not None:
+                on_settled(index, outcome)
         now = time.perf_counter()
         if now - last_poll >= 1.0 or settled:
             running = _running_keys(client, keys) if pending else 0

@@ -75,8 +75,9 @@ def run_experiments(
     """Run experiments (each a run folder of all its seeds), one Dask task per seed; return one outcome per task.
 
     Arguments as for :func:`infoflow.sweeps.executor.run_tasks`. A merged experiment's outcome
-    has status "complete" and ``seconds`` the sum of its seeds' task times; the figures
-    (``plot``) are drawn here after the merge, or on the worker for an experiment run as one task.
+    has status "complete" and ``seconds`` the sum of its seeds' task times. Each experiment is
+    merged and its figures (``plot``) drawn here as soon as its last cell settles, while the other
+    cells still run (on the worker for an experiment run as one task when nothing is split).
     """
     cells: list[RunTask] = []
     owners: list[int] = []  # the experiment of each cell
@@ -93,7 +94,25 @@ def run_experiments(
             owners.append(index)
     # Longest cells first (the same order for every seed), so no long cell starts last.
     order = sorted(range(len(cells)), key=lambda i: -_cost(cells[i].config))
-    outcomes = run_tasks(
+    by_cell: dict[int, RunOutcome] = {}
+    results: dict[int, RunOutcome] = {}
+    errors: list[BaseException] = []
+
+    def settled(position: int, outcome: RunOutcome) -> None:
+        # Merge and draw an experiment as soon as its last cell settles, while the cluster runs
+        # the others' cells (the figures of all but the last experiment cost no wall time).
+        cell = order[position]
+        by_cell[cell] = outcome
+        index = owners[cell]
+        mine = [number for number in range(len(cells)) if owners[number] == index]
+        if errors or not all(number in by_cell for number in mine):
+            return
+        try:
+            results[index] = _finish(tasks[index], [by_cell[number] for number in mine], index in split, plot, bool(split), command)
+        except BaseException as error:  # noqa: BLE001 - raised below, once the cluster is closed
+            errors.append(error)
+
+    run_tasks(
         [cells[i] for i in order],
         scheduler=scheduler,
         workers=workers,
@@ -101,33 +120,38 @@ def run_experiments(
         command=command,
         plot=plot and not split,
         name=name,
+        on_settled=settled,
     )
-    by_cell = {cell: outcome for cell, outcome in zip(order, outcomes)}
-    results: list[RunOutcome] = []
-    for index, task in enumerate(tasks):
-        mine = [by_cell[cell] for cell in range(len(cells)) if owners[cell] == index]
-        if index not in split:
-            outcome = mine[0]
-            if plot and split and outcome.status == "complete":
-                _plot(task.run_dir)
-            results.append(outcome)
-            continue
-        failed = [outcome for outcome in mine if outcome.status == "failed"]
-        seconds = sum(outcome.seconds or 0.0 for outcome in mine)
-        if failed:
-            message = "; ".join(f"{outcome.label}: {outcome.message}" for outcome in failed)
-            results.append(RunOutcome(task.label, task.run_dir, "failed", seconds, message))
-            continue
-        try:
-            merge_seed_runs(task.config, _cell_dirs(task), task.run_dir, command=command)
-        except (OSError, ValueError) as error:
-            message = " ".join(f"merging the seeds: {type(error).__name__}: {error}".split())
-            results.append(RunOutcome(task.label, task.run_dir, "failed", seconds, message))
-            continue
-        if plot:
+    if errors:
+        raise errors[0]
+    return [results[index] for index in range(len(tasks))]
+
+
+def _finish(
+    task: RunTask, mine: list[RunOutcome], is_split: bool, plot: bool, some_split: bool, command: str | None
+) -> RunOutcome:
+    """Return the outcome of one experiment whose cells have all settled: merged and drawn as asked.
+
+    ``some_split``: some experiment of the call is split, so no worker draws figures (drawn here).
+    """
+    if not is_split:
+        outcome = mine[0]
+        if plot and some_split and outcome.status == "complete":
             _plot(task.run_dir)
-        results.append(RunOutcome(task.label, task.run_dir, "complete", seconds))
-    return results
+        return outcome
+    failed = [outcome for outcome in mine if outcome.status == "failed"]
+    seconds = sum(outcome.seconds or 0.0 for outcome in mine)
+    if failed:
+        message = "; ".join(f"{outcome.label}: {outcome.message}" for outcome in failed)
+        return RunOutcome(task.label, task.run_dir, "failed", seconds, message)
+    try:
+        merge_seed_runs(task.config, _cell_dirs(task), task.run_dir, command=command)
+    except (OSError, ValueError) as error:
+        message = " ".join(f"merging the seeds: {type(error).__name__}: {error}".split())
+        return RunOutcome(task.label, task.run_dir, "failed", seconds, message)
+    if plot:
+        _plot(task.run_dir)
+    return RunOutcome(task.label, task.run_dir, "complete", seconds)
 
 
 def _cell_dirs(task: RunTask) -> list[Path]:
