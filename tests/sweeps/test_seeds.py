@@ -51,30 +51,40 @@ def test_complete_cells_are_reused_and_a_complete_run_is_not_touched(tmp_path: P
 
 
 def test_an_experiment_is_merged_and_drawn_as_soon_as_its_cells_settle(tmp_path: Path, monkeypatch) -> None:
-    # Two experiments of 2 seeds each on one worker, longest cells first: the first experiment's
-    # folder must be complete (merged, figures drawn) before the second's last cell has run.
+    # The cluster is replaced by one that runs the cells in the order given and reports each as
+    # it settles; an experiment must be finished (merged, drawn) right after its last cell, before
+    # the next cell runs, not after all of them.
     import infoflow.sweeps.seeds as seeds_module
+    from infoflow.sweeps.executor import RunOutcome, run_cell
 
-    first, second = tiny(2), dataclasses.replace(tiny(2), name="tiny-b")
-    second = dataclasses.replace(second, training=dataclasses.replace(second.training, epochs=1))
-    seen: list[tuple[str, bool]] = []
+    events: list[str] = []
+
+    def serial_cluster(tasks, *, on_settled, **options):
+        for position, task in enumerate(tasks):
+            result = run_cell(task.config, str(task.run_dir))
+            events.append(f"cell {task.label}")
+            on_settled(position, RunOutcome(task.label, task.run_dir, result["status"], result["seconds"]))
+        return []
+
     original = seeds_module._finish
 
     def spying_finish(task, *args, **kwargs):
-        other = tmp_path / ("b" if task.label == "a" else "a")
-        seen.append((task.label, (other / "metrics.csv").exists()))
+        events.append(f"finish {task.label}")
         return original(task, *args, **kwargs)
 
+    monkeypatch.setattr(seeds_module, "run_tasks", serial_cluster)
     monkeypatch.setattr(seeds_module, "_finish", spying_finish)
-    outcomes = run_experiments(
-        [RunTask("a", first, tmp_path / "a"), RunTask("b", second, tmp_path / "b")],
-        workers=1, progress=False, plot=True,
-    )
-    assert [outcome.status for outcome in outcomes] == ["complete", "complete"]
-    # "a" (3 epochs) is the costlier: its cells run first and it is finished (merged, drawn)
-    # before b's run folder exists; b is finished last, a's folder already complete.
-    assert seen == [("a", False), ("b", True)]
-    assert (tmp_path / "a" / "figures" / "mi.png").is_file() and (tmp_path / "b" / "figures" / "mi.png").is_file()
+    longer = dataclasses.replace(tiny(2), training=dataclasses.replace(tiny(2).training, epochs=5))
+    tasks = [RunTask("short", tiny(2), tmp_path / "short"), RunTask("long", longer, tmp_path / "long")]
+    outcomes = run_experiments(tasks, workers=1, progress=False, plot=True)
+    assert [outcome.status for outcome in outcomes] == ["complete", "complete"]  # in the tasks' order
+    assert events == [  # longest cells first
+        "cell long seed 0", "cell long seed 1", "finish long",
+        "cell short seed 0", "cell short seed 1", "finish short",
+    ]
+    for label in ("short", "long"):
+        assert (tmp_path / label / "figures" / "mi.png").is_file()
+        assert not cells_folder(tmp_path / label).exists()
 
 
 def test_which_runs_split(tmp_path: Path) -> None:
