@@ -12,8 +12,23 @@ from infoflow.entropy.common import TILE_ENTRIES
 UNDERFLOW_EXPONENT = -750.0
 
 
+# Grid points per window: the samples that reach a window are found once for all its points.
+WINDOW_POINTS = 32
+# Half-width of the reach of one sample, in beta: every kernel value beyond it is exactly 0.0.
+REACH_BETAS = math.sqrt(-2.0 * UNDERFLOW_EXPONENT)
+# Above this many coordinates the per-coordinate windows cost more in Python than they save
+# (measured: 810 units, 1000 samples, 300 points: 1.46 s summing all, 1.64 s windowed).
+MAX_WINDOWED_DIM = 64
+
+
 def smoothed_density(samples: torch.Tensor, grid: torch.Tensor, beta: float) -> torch.Tensor:
     """Return the density of P_hat * N(0, beta^2) on a grid, per coordinate (marginals).
+
+    Each coordinate's samples are sorted once; a window of WINDOW_POINTS grid points then sums
+    only the samples within REACH_BETAS beta of it, since every other kernel value is exactly
+    0.0 in float64. The sum is the same as over all samples up to the order of the additions
+    (measured: 6e-16 relative; the float32 densities a run stores came out identical). Samples that
+    are not all finite, and layers wider than MAX_WINDOWED_DIM, take the sum over every sample.
 
     Parameters
     ----------
@@ -31,19 +46,57 @@ def smoothed_density(samples: torch.Tensor, grid: torch.Tensor, beta: float) -> 
     if points.ndim == 1:
         points = points.unsqueeze(-1)
     grid = grid.to(dtype=torch.float64, device=points.device)
+    n, dim = points.shape
+    finite = bool(torch.isfinite(points).all()) and bool(torch.isfinite(grid).all())
+    if n == 0 or grid.numel() == 0 or dim > MAX_WINDOWED_DIM or not finite:
+        return _density_over_all_samples(points, grid, beta)
+    density = torch.zeros(dim, grid.numel(), dtype=torch.float64, device=points.device)
+    columns = torch.sort(points, dim=0).values.T.contiguous()  # (d, n), each row ascending
+    windows = torch.split(grid, WINDOW_POINTS)
+    reach = REACH_BETAS * beta
+    # The samples within reach of each window, for every coordinate at once: rows lo..hi-1.
+    lows = torch.stack([window.amin() for window in windows]) - reach
+    highs = torch.stack([window.amax() for window in windows]) + reach
+    first = torch.searchsorted(columns, lows.expand(dim, -1).contiguous()).tolist()
+    last = torch.searchsorted(columns, highs.expand(dim, -1).contiguous(), right=True).tolist()
+    max_rows = max(1, TILE_ENTRIES // WINDOW_POINTS)
+    for coordinate in range(dim):
+        start = 0
+        for number, window in enumerate(windows):
+            stop = start + window.numel()
+            for top in range(first[coordinate][number], last[coordinate][number], max_rows):
+                bottom = min(last[coordinate][number], top + max_rows)
+                chunk = columns[coordinate, top:bottom]
+                density[coordinate, start:stop] += _kernel_sums(chunk.unsqueeze(-1), window.view(1, -1), beta)
+            start = stop
+    return density / (n * beta * math.sqrt(2 * math.pi))
+
+
+def _kernel_sums(column: torch.Tensor, grid_row: torch.Tensor, beta: float) -> torch.Tensor:
+    """Return sum over rows of exp(-0.5 ((g - s) / beta)^2): column (r, 1) of samples, grid_row (1, G) -> (G,)."""
+    # In place, the same operations as exp(-0.5 * ((g - s) / beta)**2), bit for bit: one
+    # working tensor instead of five (each a fresh allocation and page faults).
+    kernel = grid_row - column
+    kernel.div_(beta)
+    kernel.mul_(kernel)
+    kernel.mul_(-0.5)
+    # exp underflows to exactly 0 below -745.2, but takes a slow path there (measured 2-5x
+    # slower per entry): those entries are set to 0 directly, the same value.
+    far = kernel < UNDERFLOW_EXPONENT
+    return kernel.masked_fill_(far, 0.0).exp_().masked_fill_(far, 0.0).sum(dim=0)
+
+
+def _density_over_all_samples(points: torch.Tensor, grid: torch.Tensor, beta: float) -> torch.Tensor:
+    """:func:`smoothed_density` summing every sample at every grid point, points (n, d) -> (d, G)."""
     n = points.shape[0]
     density = torch.zeros(points.shape[1], grid.numel(), dtype=torch.float64, device=points.device)
     rows = max(1, TILE_ENTRIES // max(1, grid.numel() * points.shape[1]))
     for chunk in torch.split(points, rows):
         # (d, chunk, G): every sample's Gaussian on the grid, summed over the chunk.
-        # In place, the same operations as exp(-0.5 * ((g - s) / beta)**2), bit for bit: one
-        # working tensor instead of five (each a fresh allocation and page faults).
         kernel = grid.view(1, 1, -1) - chunk.T.unsqueeze(-1)
         kernel.div_(beta)
         kernel.mul_(kernel)
         kernel.mul_(-0.5)
-        # exp underflows to exactly 0 below -745.2, but takes a slow path there (measured 2-5x
-        # slower per entry): those entries are set to 0 directly, the same value.
         far = kernel < UNDERFLOW_EXPONENT
         density += kernel.masked_fill_(far, 0.0).exp_().masked_fill_(far, 0.0).sum(dim=1)
-    return density / (n * beta * math.sqrt(2 * math.pi))
+    return density / (max(1, n) * beta * math.sqrt(2 * math.pi))
