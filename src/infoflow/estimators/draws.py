@@ -246,11 +246,16 @@ def conditional_outputs(
             bytes_per_input = 2 * n_conditional * sum(s.shape[-1] for s in outputs.clean) * 8
             chunk = max(1, CONDITIONAL_CHUNK_BYTES // max(1, bytes_per_input))
         start = stop
-    clean = [torch.cat([part[layer] for part in clean_parts]) for layer in range(n_layers)]
-    noisy = [torch.cat([part[layer] for part in noisy_parts]) for layer in range(n_layers)] if needs_binning else None
+    clean = [_joined([part[layer] for part in clean_parts]) for layer in range(n_layers)]
+    noisy = [_joined([part[layer] for part in noisy_parts]) for layer in range(n_layers)] if needs_binning else None
     return Conditionals(clean, noisy, weights, is_exact, population, conditioning_x)
 
 
+
+
+def _joined(parts: list[torch.Tensor]) -> torch.Tensor:
+    """Return the parts concatenated along dim 0; a single part as it is (no copy of its MBs)."""
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 @dataclass(frozen=True)
