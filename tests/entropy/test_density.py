@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
+from infoflow.entropy import density as density_module
 from infoflow.entropy.density import UNDERFLOW_EXPONENT, smoothed_density
 
 
@@ -15,10 +17,12 @@ def test_far_entries_underflow_to_exact_zero() -> None:
     assert float(torch.exp(torch.tensor([UNDERFLOW_EXPONENT] * 64, dtype=torch.float64)).max()) == 0.0
 
 
-def test_density_matches_the_direct_sum_and_integrates_to_one() -> None:
+@pytest.mark.parametrize("n", [300, 3000])  # the plain sum, and the windows (n x 701 >= 2^20 pairs)
+def test_density_matches_the_direct_sum_and_integrates_to_one(n: int) -> None:
     generator = torch.Generator().manual_seed(0)
-    samples = torch.cat([torch.rand(300, 2, generator=generator, dtype=torch.float64) * 10 - 2])
+    samples = torch.cat([torch.rand(n, 2, generator=generator, dtype=torch.float64) * 10 - 2])
     grid = torch.linspace(-4.0, 10.0, 701, dtype=torch.float64)
+    assert (n * grid.numel() >= density_module.MIN_WINDOWED_PAIRS) == (n == 3000)
     beta = 0.05
     density = smoothed_density(samples, grid, beta)
     z = (grid.view(1, 1, -1) - samples.T.unsqueeze(-1)) / beta
@@ -39,8 +43,9 @@ def test_any_grid_order_and_non_finite_samples() -> None:
     # grid gives the same values at the same points; a NaN sample makes every value NaN, as the
     # plain sum over all samples does.
     generator = torch.Generator().manual_seed(1)
-    samples = torch.randn(500, 1, generator=generator, dtype=torch.float64) * 3
+    samples = torch.randn(4100, 1, generator=generator, dtype=torch.float64) * 3
     grid = torch.linspace(-12.0, 12.0, 257, dtype=torch.float64)
+    assert samples.shape[0] * grid.numel() >= density_module.MIN_WINDOWED_PAIRS
     forward = smoothed_density(samples, grid, 0.05)
     order = torch.randperm(257, generator=generator)
     assert torch.allclose(smoothed_density(samples, grid.flip(0), 0.05), forward.flip(1), rtol=1e-13, atol=0)
