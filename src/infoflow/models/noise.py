@@ -83,7 +83,7 @@ def noise_source(
     previous = [module.generator for module in modules]
     # ``generator`` is a plain attribute (set in __init__): written straight into the instance
     # dict, which is what nn.Module.__setattr__ ends in for a value that is no parameter, buffer
-    # or module, without its checks (a third of a small network's training step).
+    # or module, without its checks (with the walk: fig3's 160-step training epoch ~37 -> ~33.5 ms).
     for module in modules:
         module.__dict__["generator"] = generator
     try:

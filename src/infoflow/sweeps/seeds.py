@@ -108,8 +108,9 @@ def run_experiments(
         if errors or not all(number in by_cell for number in mine):
             return
         try:
-            results[index] = _finish(tasks[index], [by_cell[number] for number in mine], index in split, plot, bool(split), command)
-        except BaseException as error:  # noqa: BLE001 - raised below, once the cluster is closed
+            outcomes = [by_cell[number] for number in mine]
+            results[index] = _finish(tasks[index], outcomes, index in split, plot, bool(split), command)
+        except Exception as error:  # noqa: BLE001 - raised below, once every cell has settled (as before)
             errors.append(error)
 
     run_tasks(
