@@ -15,14 +15,11 @@ Run: ``python benchmarks/bench_epoch_refs.py [--before-ref 747977d] [--epoch 150
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from bench_record_cnn import ROOT, extract
+from bench_record_cnn import ROOT, extract, run_child
 
 CHILD = r"""
 import cProfile, json, pstats, sys, time
@@ -74,13 +71,7 @@ print(json.dumps({"cpu": cpu, "parts": parts, "profiled_total": total}))
 
 def child(src: Path, name: str, epoch: int, epochs: int) -> dict:
     """Run the child on ``src``; return its JSON."""
-    env = {**os.environ, "PYTHONPATH": str(src)}
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, name, str(epoch), str(epochs)], env=env, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"child failed ({src}, {name}):\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(src, CHILD, name, str(epoch), str(epochs))
 
 
 def main() -> None:

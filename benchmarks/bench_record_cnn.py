@@ -70,15 +70,17 @@ def extract(ref: str, into: Path) -> Path:
     return into / "src"
 
 
-def run(src: Path, digits_csv: str) -> dict:
+def run_child(src: Path, code: str, *arguments: str) -> dict:
+    """Run ``python -c code arguments`` with ``src`` first on PYTHONPATH; return the JSON of its last line."""
     env = {**os.environ, "PYTHONPATH": str(src)}
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, digits_csv, str(ROOT / "benchmarks")],
-        env=env, capture_output=True, text=True, check=False,
-    )
+    done = subprocess.run([sys.executable, "-c", code, *arguments], env=env, capture_output=True, text=True)
     if done.returncode != 0:
-        raise SystemExit(f"child failed ({src}):\n{done.stderr[-3000:]}")
+        raise SystemExit(f"child failed ({src}, {' '.join(arguments)}):\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(src: Path, digits_csv: str) -> dict:
+    return run_child(src, CHILD, digits_csv, str(ROOT / "benchmarks"))
 
 
 def main() -> None:

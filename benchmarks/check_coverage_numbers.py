@@ -12,14 +12,10 @@ Run: ``python benchmarks/check_coverage_numbers.py [--ref main] [--seeds 2]``.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-from bench_record_cnn import ROOT, extract
+from bench_record_cnn import ROOT, extract, run_child
 
 CHILD = r"""
 import json, sys, torch
@@ -37,11 +33,7 @@ print(json.dumps(out))
 
 
 def run(src: Path, seeds: int) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(src)}
-    done = subprocess.run([sys.executable, "-c", CHILD, str(seeds)], env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"child failed ({src}):\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(src, CHILD, str(seeds))
 
 
 def main() -> None:

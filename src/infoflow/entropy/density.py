@@ -72,23 +72,24 @@ def smoothed_density(samples: torch.Tensor, grid: torch.Tensor, beta: float) -> 
             for top in range(first[coordinate][number], last[coordinate][number], max_rows):
                 bottom = min(last[coordinate][number], top + max_rows)
                 chunk = columns[coordinate, top:bottom]
-                density[coordinate, start:stop] += _kernel_sums(chunk.unsqueeze(-1), window.view(1, -1), beta)
+                # (rows, window): the window's kernel values of these samples, summed over them.
+                kernel = _gaussian_kernel_(window.view(1, -1) - chunk.unsqueeze(-1), beta)
+                density[coordinate, start:stop] += kernel.sum(dim=0)
             start = stop
     return density / (n * beta * math.sqrt(2 * math.pi))
 
 
-def _kernel_sums(column: torch.Tensor, grid_row: torch.Tensor, beta: float) -> torch.Tensor:
-    """Return sum over rows of exp(-0.5 ((g - s) / beta)^2): column (r, 1) of samples, grid_row (1, G) -> (G,)."""
+def _gaussian_kernel_(differences: torch.Tensor, beta: float) -> torch.Tensor:
+    """Turn ``differences`` g - s, any shape, into exp(-0.5 ((g - s) / beta)^2) in place; return it."""
     # In place, the same operations as exp(-0.5 * ((g - s) / beta)**2), bit for bit: one
     # working tensor instead of five (each a fresh allocation and page faults).
-    kernel = grid_row - column
-    kernel.div_(beta)
-    kernel.mul_(kernel)
-    kernel.mul_(-0.5)
+    differences.div_(beta)
+    differences.mul_(differences)
+    differences.mul_(-0.5)
     # exp underflows to exactly 0 below -745.2, but takes a slow path there (measured 2-5x
     # slower per entry): those entries are set to 0 directly, the same value.
-    far = kernel < UNDERFLOW_EXPONENT
-    return kernel.masked_fill_(far, 0.0).exp_().masked_fill_(far, 0.0).sum(dim=0)
+    far = differences < UNDERFLOW_EXPONENT
+    return differences.masked_fill_(far, 0.0).exp_().masked_fill_(far, 0.0)
 
 
 def _density_over_all_samples(points: torch.Tensor, grid: torch.Tensor, beta: float) -> torch.Tensor:
@@ -98,10 +99,5 @@ def _density_over_all_samples(points: torch.Tensor, grid: torch.Tensor, beta: fl
     rows = max(1, TILE_ENTRIES // max(1, grid.numel() * points.shape[1]))
     for chunk in torch.split(points, rows):
         # (d, chunk, G): every sample's Gaussian on the grid, summed over the chunk.
-        kernel = grid.view(1, 1, -1) - chunk.T.unsqueeze(-1)
-        kernel.div_(beta)
-        kernel.mul_(kernel)
-        kernel.mul_(-0.5)
-        far = kernel < UNDERFLOW_EXPONENT
-        density += kernel.masked_fill_(far, 0.0).exp_().masked_fill_(far, 0.0).sum(dim=1)
+        density += _gaussian_kernel_(grid.view(1, 1, -1) - chunk.T.unsqueeze(-1), beta).sum(dim=1)
     return density / (n * beta * math.sqrt(2 * math.pi))
