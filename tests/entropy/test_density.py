@@ -52,3 +52,44 @@ def test_any_grid_order_and_non_finite_samples() -> None:
     assert torch.allclose(smoothed_density(samples, grid[order], 0.05), forward[:, order], rtol=1e-13, atol=0)
     samples[7, 0] = float("nan")
     assert bool(smoothed_density(samples, grid, 0.05).isnan().all())
+
+
+def test_a_negligible_error_shortens_the_reach_and_stays_within_it() -> None:
+    # reach_betas: n samples r beta away add at most exp(-r^2/2) / (beta sqrt(2 pi)) together.
+    beta = 0.05
+    assert density_module.reach_betas(beta, 0.0) == density_module.REACH_BETAS
+    negligible = 1e-30
+    reach = density_module.reach_betas(beta, negligible)
+    assert reach < density_module.REACH_BETAS
+    assert math.exp(-0.5 * reach**2) / (beta * math.sqrt(2 * math.pi)) == pytest.approx(negligible, rel=1e-9)
+    # Two clusters 40 beta apart: with the shorter reach each window sees one cluster only.
+    generator = torch.Generator().manual_seed(2)
+    samples = torch.cat([torch.randn(2000, 1, generator=generator, dtype=torch.float64) * beta - 1.0,
+                         torch.randn(2000, 1, generator=generator, dtype=torch.float64) * beta + 1.0])
+    grid = torch.linspace(-1.3, 1.3, 600, dtype=torch.float64)
+    assert samples.shape[0] * grid.numel() >= density_module.MIN_WINDOWED_PAIRS
+    exact = smoothed_density(samples, grid, beta)
+    short = smoothed_density(samples, grid, beta, negligible=negligible)
+    # What is left out is below `negligible` at every point; the rest is the same positive terms
+    # in another order ((n - 1) eps relative, as above).
+    n = samples.shape[0]
+    allowed = negligible + (n - 1) * torch.finfo(torch.float64).eps * exact
+    assert bool(((short - exact).abs() <= allowed).all())
+    assert bool((short <= exact * (1 + (n - 1) * torch.finfo(torch.float64).eps)).all())  # terms are only dropped
+
+
+def test_layer_densities_are_the_float32_of_the_full_sum() -> None:
+    # The run's densities leave out terms below 2^-200 (measure.densities.FLOAT32_NEGLIGIBLE):
+    # far below float32's least value 2^-149, so the stored float32 values are those of the
+    # sum over every sample, including the far tails that are tiny but not zero in float32.
+    from infoflow.measure.densities import FLOAT32_NEGLIGIBLE, layer_density
+
+    generator = torch.Generator().manual_seed(3)
+    samples = torch.cat([torch.randn(3000, 1, generator=generator, dtype=torch.float64) * 0.3 - 1.0,
+                         torch.rand(1000, 1, generator=generator, dtype=torch.float64) * 8 + 3.0])
+    grid = torch.linspace(-4.0, 16.0, 600, dtype=torch.float64).numpy()
+    stored, _ = layer_density(samples, grid, 0.05)
+    full = smoothed_density(samples, torch.from_numpy(grid), 0.05).to(torch.float32).numpy()
+    assert density_module.reach_betas(0.05, FLOAT32_NEGLIGIBLE) < density_module.REACH_BETAS
+    assert (stored == full).all()
+    assert ((full > 0) & (full < 1e-30)).any()  # the tails this checks are there

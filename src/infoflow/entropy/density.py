@@ -25,15 +25,15 @@ MAX_WINDOWED_DIM = 64
 MIN_WINDOWED_PAIRS = 2**20
 
 
-def smoothed_density(samples: torch.Tensor, grid: torch.Tensor, beta: float) -> torch.Tensor:
+def smoothed_density(samples: torch.Tensor, grid: torch.Tensor, beta: float, *, negligible: float = 0.0) -> torch.Tensor:
     """Return the density of P_hat * N(0, beta^2) on a grid, per coordinate (marginals).
 
     Each coordinate's samples are sorted once; a window of WINDOW_POINTS grid points then sums
-    only the samples within REACH_BETAS beta of it, since every other kernel value is exactly
-    0.0 in float64. The sum is the same as over all samples up to the order of the additions
-    (measured: 6e-16 relative; the float32 densities a run stores came out identical). Samples that
-    are not all finite, layers wider than MAX_WINDOWED_DIM and small problems (fewer than
-    MIN_WINDOWED_PAIRS sample-grid pairs) take the plain sum over every sample.
+    only the samples within reach of it: by default REACH_BETAS beta, beyond which every kernel
+    value is exactly 0.0 in float64, so the sum is the same as over all samples up to the order
+    of the additions (measured: 6e-16 relative). Samples that are not all finite, layers wider
+    than MAX_WINDOWED_DIM and small problems (fewer than MIN_WINDOWED_PAIRS sample-grid pairs)
+    take the plain sum over every sample.
 
     Parameters
     ----------
@@ -42,6 +42,10 @@ def smoothed_density(samples: torch.Tensor, grid: torch.Tensor, beta: float) -> 
     grid : Tensor of shape (G,)
         Evaluation points.
     beta : float
+    negligible : float, >= 0
+        An absolute error (density units, per unit length) allowed at each grid point: the reach
+        shrinks to the distance beyond which all n samples together add less than this
+        (:func:`reach_betas`). 0 (default) leaves out only terms that are exactly 0.0.
 
     Returns
     -------
@@ -58,7 +62,7 @@ def smoothed_density(samples: torch.Tensor, grid: torch.Tensor, beta: float) -> 
     density = torch.zeros(dim, grid.numel(), dtype=torch.float64, device=points.device)
     columns = torch.sort(points, dim=0).values.T.contiguous()  # (d, n), each row ascending
     windows = torch.split(grid, WINDOW_POINTS)
-    reach = REACH_BETAS * beta
+    reach = reach_betas(beta, negligible) * beta
     # The samples within reach of each window, for every coordinate at once: rows lo..hi-1.
     lows = torch.stack([window.amin() for window in windows]) - reach
     highs = torch.stack([window.amax() for window in windows]) + reach
@@ -77,6 +81,20 @@ def smoothed_density(samples: torch.Tensor, grid: torch.Tensor, beta: float) -> 
                 density[coordinate, start:stop] += kernel.sum(dim=0)
             start = stop
     return density / (n * beta * math.sqrt(2 * math.pi))
+
+
+def reach_betas(beta: float, negligible: float) -> float:
+    """Return the reach, in beta, beyond which n samples add less than ``negligible`` to the density.
+
+    A sample r beta away adds exp(-r^2 / 2) / (n beta sqrt(2 pi)) to a grid point, so all n of
+    them together less than exp(-r^2 / 2) / (beta sqrt(2 pi)); that is below ``negligible`` from
+    r = sqrt(2 log(1 / (negligible beta sqrt(2 pi)))). Never more than REACH_BETAS (where
+    every term is exactly 0.0), never less than 1.
+    """
+    if not negligible > 0:
+        return REACH_BETAS
+    exponent = -math.log(negligible) - math.log(beta * math.sqrt(2 * math.pi))
+    return min(REACH_BETAS, max(1.0, math.sqrt(2.0 * max(exponent, 0.0))))
 
 
 def _gaussian_kernel_(differences: torch.Tensor, beta: float) -> torch.Tensor:

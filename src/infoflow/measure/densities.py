@@ -26,6 +26,12 @@ DENSITY_MARGIN_BETAS = 6.0
 DENSITY_REGRID_OUTSIDE = 1e-3
 # A warning is given once per layer when more than this fraction of a unit's mass is off the grid.
 DENSITY_OUTSIDE_WARNING = 0.01
+# The densities are stored as float32, whose least (subnormal) value is 2^-149 ~ 1.4e-45: samples
+# whose terms add less than 2^-200 to a grid point are left out of its sum (entropy.density,
+# ``negligible``). That changes a stored value only if its float64 sum lay within 2^-200 of a
+# float32 rounding boundary (spacing >= 2^-149): a chance below 2^-51 per value. fig5's grids:
+# 4000 samples, 600 points, 28 -> 15 ms per record.
+FLOAT32_NEGLIGIBLE = 2.0**-200
 
 
 def fixed_grid(limits: Sequence[float], points: int, index: int) -> np.ndarray:
@@ -72,5 +78,6 @@ def mass_outside(samples: torch.Tensor, low: float, high: float, beta: float) ->
 def layer_density(samples: torch.Tensor, grid: np.ndarray, beta: float) -> tuple[np.ndarray, float]:
     """Return the density of each unit of T = S + N(0, beta^2) on ``grid``, float32 (d, G), and the mass outside it."""
     grid_tensor = torch.from_numpy(grid).to(samples.device)
-    density = smoothed_density(samples.to(torch.float64), grid_tensor, beta).cpu().numpy()
+    density = smoothed_density(samples.to(torch.float64), grid_tensor, beta, negligible=FLOAT32_NEGLIGIBLE)
+    density = density.cpu().numpy()
     return density.astype(np.float32), mass_outside(samples, grid[0], grid[-1], beta)

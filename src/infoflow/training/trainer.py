@@ -38,6 +38,7 @@ from infoflow.measure.probe import InformationProbe
 from infoflow.measure.settings import MeasurementSettings
 from infoflow.models.mlp import NoisyMLP
 from infoflow.runs.records import EpochRecord
+from infoflow.training.backprop import mse_gradient_plan
 from infoflow.training.optimizers import ParameterUpdates
 from infoflow.training.orthonormal import orthonormal_step
 from infoflow.training.settings import STREAMS, TrainingSettings, derived_generator
@@ -229,12 +230,21 @@ class Trainer:
         order = torch.randperm(n, generator=generator)
         # One gather per epoch; the batches are then views.
         shuffled_inputs, shuffled_labels = self.train_inputs[order], self.train_labels[order]
+        # The squared error's gradients without autograd's bookkeeping, the same bits (backprop.py);
+        # planned every epoch, since hooks may have come or gone.
+        plan = None
+        if self.n_outputs == 1 and self.training.loss == "mse":
+            plan = mse_gradient_plan(self.net, self.parameters)
         batch_losses = []
         for start in range(0, n, batch_size):
-            output = self.net(shuffled_inputs[start : start + batch_size], generator)
+            batch_inputs = shuffled_inputs[start : start + batch_size]
             batch_labels = shuffled_labels[start : start + batch_size]
-            loss = self._loss(output, batch_labels)
-            self.updates.step(torch.autograd.grad(loss, self.parameters), self.learning_rate)
+            if plan is not None and plan.applies_to(batch_inputs, batch_labels):
+                loss, gradients = plan(batch_inputs, batch_labels, generator)
+            else:
+                loss = self._loss(self.net(batch_inputs, generator), batch_labels)
+                gradients = torch.autograd.grad(loss, self.parameters)
+            self.updates.step(gradients, self.learning_rate)
             if self.training.orthonormal:
                 # After the step, as in Goldfeld et al.'s code; off (None or 0) changes nothing.
                 orthonormal_step(self.net, self.training.orthonormal)
