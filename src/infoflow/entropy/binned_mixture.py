@@ -116,6 +116,14 @@ def binned_mixture_log_density(
     has_near = (counts[:, hi] - counts[:, lo]) > 0  # (B, nodes + 2 pad)
     # Window s holds padded nodes s .. s + 2w: for nearest node j (unpadded) it is s = j + pad - width.
     windows = weights.unfold(1, 2 * width + 1, 1)
+    n_windows = windows.shape[1]
+    # With at least as many points as windows, copying every window out once and picking whole
+    # rows is cheaper than torch.gather from the overlapping view (measured 2x on the seed's
+    # single-set calls); the values picked are the same either way.
+    table = None
+    if n_windows <= m and n_sets * n_windows * windows.shape[2] <= TILE_ENTRIES:
+        table = windows.contiguous().view(n_sets * n_windows, windows.shape[2])
+        first_row = (torch.arange(n_sets, device=device) * n_windows).unsqueeze(1)
     offsets = torch.arange(-width, width + 1, device=device, dtype=torch.float64)
     out = torch.empty(n_sets, m, dtype=torch.float64, device=device)
     far = torch.zeros(n_sets, m, dtype=torch.bool, device=device)
@@ -126,7 +134,11 @@ def binned_mixture_log_density(
         nearest = where.round().clamp_(-width, n_nodes - 1 + width)
         fraction = where.sub_(nearest)  # in [-1/2, 1/2] inside the grid
         index = nearest.long()
-        gathered = torch.gather(windows, 1, (index + pad - width).unsqueeze(-1).expand(-1, -1, offsets.numel()))
+        window_index = index + (pad - width)
+        if table is not None:
+            gathered = table.index_select(0, (window_index + first_row).view(-1)).view(*index.shape, -1)
+        else:
+            gathered = torch.gather(windows, 1, window_index.unsqueeze(-1).expand(-1, -1, offsets.numel()))
         kernel = (fraction.unsqueeze(-1) - offsets).div_(NODES_PER_BETA).square_().mul_(-0.5).exp_()
         out[:, rows] = gathered.mul_(kernel).sum(-1).log_()
         far[:, rows] = ~torch.gather(has_near, 1, index + pad) | (fraction.abs() > 0.5)
