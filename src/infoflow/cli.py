@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from infoflow import registry
+from infoflow.allocator import tune_this_process
 from infoflow.config.schema import load_config, shipped_config_text, shipped_experiments, with_seeds
 from infoflow.sweeps.executor import RunsFailed
 from infoflow.training.experiment import run_experiment
@@ -249,7 +250,13 @@ def _one_line(error: BaseException) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``infoflow`` command and return its exit code."""
+    """Run the ``infoflow`` command and return its exit code.
+
+    ``argv`` None: the process's own command line, and the process is the command's (the console
+    script, ``python -m infoflow``): its allocator is tuned for runs (:mod:`infoflow.allocator`).
+    """
+    if argv is None:
+        tune_this_process()
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(arguments)

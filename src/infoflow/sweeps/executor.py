@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infoflow.allocator import MALLOC_ENVIRONMENT
 from infoflow.config.experiment import ExperimentConfig
 from infoflow.sweeps.progress import CellProgress
 
@@ -37,13 +38,14 @@ from infoflow.sweeps.progress import CellProgress
 TASK_RETRIES = 1
 CONNECT_TIMEOUT_S = 20
 
-#: The environment a local worker process starts with. Dask's default also sets
+#: The environment a local worker process starts with. Dask's default sets
 #: ``MALLOC_TRIM_THRESHOLD_=65536``, which fixes glibc's mmap threshold at 128 KiB: every tensor
 #: larger than that is then mapped and unmapped afresh (page faults, zeroing), and the seed
 #: reproduction's fig4 took 47 s instead of 34 s per seed in one process (~69 s with two workers
-#: faulting at once). Runs hold a few MB of tensors, not Dask's many small objects, so glibc's
-#: adaptive default serves them; one BLAS/OpenMP thread per worker stays (runs are single-threaded).
-WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}
+#: faulting at once). Runs hold a few MB to ~30 MB of tensors, not Dask's many small objects:
+#: the workers get :mod:`infoflow.allocator`'s settings instead, and one BLAS/OpenMP thread each
+#: (runs are single-threaded).
+WORKER_ENVIRONMENT = {"OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1, **MALLOC_ENVIRONMENT}
 
 
 class RunsFailed(RuntimeError):
