@@ -76,15 +76,31 @@ def test_an_experiment_is_merged_and_drawn_as_soon_as_its_cells_settle(tmp_path:
     monkeypatch.setattr(seeds_module, "_finish", spying_finish)
     longer = dataclasses.replace(tiny(2), training=dataclasses.replace(tiny(2).training, epochs=5))
     tasks = [RunTask("short", tiny(2), tmp_path / "short"), RunTask("long", longer, tmp_path / "long")]
-    outcomes = run_experiments(tasks, workers=1, progress=False, plot=True)
-    assert [outcome.status for outcome in outcomes] == ["complete", "complete"]  # in the tasks' order
-    assert events == [  # longest cells first
-        "cell long seed 0", "cell long seed 1", "finish long",
-        "cell short seed 0", "cell short seed 1", "finish short",
+    def after(outcome):  # the caller's follow-up (reproduce: the claim checks), on the merged folder
+        assert (outcome.run_dir / "metrics.csv").is_file()
+        events.append(f"after {outcome.label}")
+        if outcome.label == "long":
+            raise RuntimeError("a failing follow-up")
+
+    with pytest.raises(RuntimeError, match="a failing follow-up"):
+        run_experiments(tasks, workers=1, progress=False, plot=True, after=after)
+    assert events == [  # longest cells first; a failing follow-up stops no other experiment
+        "cell long seed 0", "cell long seed 1", "finish long", "after long",
+        "cell short seed 0", "cell short seed 1", "finish short", "after short",
     ]
     for label in ("short", "long"):
         assert (tmp_path / label / "figures" / "mi.png").is_file()
         assert not cells_folder(tmp_path / label).exists()
+    events.clear()
+    tasks = [RunTask("short", tiny(2), tmp_path / "short2"), RunTask("long", longer, tmp_path / "long2")]
+    outcomes = run_experiments(tasks, workers=1, progress=False, plot=True)
+    assert [outcome.status for outcome in outcomes] == ["complete", "complete"]  # in the tasks' order
+    assert events == [
+        "cell long seed 0", "cell long seed 1", "finish long",
+        "cell short seed 0", "cell short seed 1", "finish short",
+    ]
+    for label in ("short2", "long2"):
+        assert (tmp_path / label / "figures" / "mi.png").is_file()
 
 
 def test_which_runs_split(tmp_path: Path) -> None:

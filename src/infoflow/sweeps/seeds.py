@@ -21,7 +21,7 @@ import dataclasses
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +71,15 @@ def run_experiments(
     command: str | None = None,
     plot: bool = False,
     name: str = "reproduce",
+    after: Callable[[RunOutcome], object] | None = None,
 ) -> list[RunOutcome]:
     """Run experiments (each a run folder of all its seeds), one Dask task per seed; return one outcome per task.
 
     Arguments as for :func:`infoflow.sweeps.executor.run_tasks`. A merged experiment's outcome
     has status "complete" and ``seconds`` the sum of its seeds' task times. Each experiment is
     merged and its figures (``plot``) drawn here as soon as its last cell settles, while the other
-    cells still run (on the worker for an experiment run as one task when nothing is split).
+    cells still run (on the worker for an experiment run as one task when nothing is split);
+    ``after(outcome)``, the caller's own follow-up (a paper's claim checks), runs then too.
     """
     cells: list[RunTask] = []
     owners: list[int] = []  # the experiment of each cell
@@ -97,6 +99,7 @@ def run_experiments(
     by_cell: dict[int, RunOutcome] = {}
     results: dict[int, RunOutcome] = {}
     errors: list[BaseException] = []
+    after_errors: list[BaseException] = []
 
     def settled(position: int, outcome: RunOutcome) -> None:
         # Merge and draw an experiment as soon as its last cell settles, while the cluster runs
@@ -112,6 +115,12 @@ def run_experiments(
             results[index] = _finish(tasks[index], outcomes, index in split, plot, bool(split), command)
         except Exception as error:  # noqa: BLE001 - raised below, once every cell has settled (as before)
             errors.append(error)
+            return
+        if after is not None:
+            try:
+                after(results[index])
+            except Exception as error:  # noqa: BLE001 - raised below; the other experiments still merge
+                after_errors.append(error)
 
     run_tasks(
         [cells[i] for i in order],
@@ -123,8 +132,8 @@ def run_experiments(
         name=name,
         on_settled=settled,
     )
-    if errors:
-        raise errors[0]
+    if errors or after_errors:
+        raise (errors + after_errors)[0]
     return [results[index] for index in range(len(tasks))]
 
 
