@@ -54,7 +54,7 @@ def main() -> None:
     for name in args.names:
         trainer = build_trainer(load_config(name), 0)
         trainer._train_one_epoch()  # warm up both paths' first-call costs
-        state = (trainer.net.state_dict(), trainer.updates.state_dict(), trainer.generators["train"].get_state())
+        state = copy.deepcopy((trainer.net.state_dict(), trainer.updates.state_dict(), trainer.generators["train"].get_state()))
         ours, baseline, same = [], [], True
         for _ in range(args.repeats):
             fast, after_fast = epoch_ms(trainer, state, args.epochs, plan=True)
