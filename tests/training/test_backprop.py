@@ -65,6 +65,7 @@ def test_inputs_of_other_shapes_are_left_to_autograd() -> None:
     assert plan.applies_to(x, torch.zeros(4, 1, dtype=torch.float64))
     assert not plan.applies_to(x, torch.zeros(4, dtype=torch.float64))  # broadcasting target
     assert not plan.applies_to(torch.zeros(2, 4, 2, dtype=torch.float64), torch.zeros(2, 4, 1, dtype=torch.float64))
+    assert not plan.applies_to(x, torch.zeros(4, 1, dtype=torch.float32))  # a float32 target: promoted
 
 
 def test_networks_the_plan_does_not_reproduce_get_none() -> None:

@@ -108,7 +108,12 @@ class MSEGradients:
     def applies_to(self, inputs: torch.Tensor, targets: torch.Tensor) -> bool:
         """Whether this batch has the shapes the plan reproduces (else use autograd)."""
         width = self.net.widths
-        return inputs.ndim == 2 and inputs.shape[1] == width[0] and targets.shape == (inputs.shape[0], width[-1])
+        return (
+            inputs.ndim == 2
+            and inputs.shape[1] == width[0]
+            and targets.shape == (inputs.shape[0], width[-1])
+            and targets.dtype == self.layers[0].linear.weight.dtype  # else autograd casts the gradient back
+        )
 
 
 def mse_gradient_plan(net: nn.Module, parameters: Sequence[torch.Tensor]) -> MSEGradients | None:
