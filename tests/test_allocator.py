@@ -35,7 +35,10 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def faults(mode: str, extra_environment: dict[str, str]) -> int:
-    environment = {**os.environ, **extra_environment}
+    # Only the given malloc settings: this process may carry others (Dask's nanny leaves the
+    # workers' environment in os.environ once a local cluster has started).
+    inherited = {key: value for key, value in os.environ.items() if not key.startswith("MALLOC_")}
+    environment = {**inherited, **extra_environment}
     out = subprocess.run([sys.executable, "-c", FAULTS, mode], capture_output=True, text=True, env=environment, check=True)
     return int(out.stdout.strip())
 

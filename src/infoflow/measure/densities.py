@@ -30,7 +30,7 @@ DENSITY_OUTSIDE_WARNING = 0.01
 # whose terms add less than 2^-200 to a grid point are left out of its sum (entropy.density,
 # ``negligible``). That changes a stored value only if its float64 sum lay within 2^-200 of a
 # float32 rounding boundary (spacing >= 2^-149): a chance below 2^-51 per value. fig5's grids:
-# 4000 samples, 600 points, 28 -> 15 ms per record.
+# 4000 samples, 600 points, 25 -> 10 ms per record (a saturated tanh layer's windows now see one cluster).
 FLOAT32_NEGLIGIBLE = 2.0**-200
 
 
