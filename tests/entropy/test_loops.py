@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from infoflow.entropy import loops, quadrature
+from infoflow.entropy import binned_mixture, loops, quadrature
 from infoflow.entropy.quadrature import HERMITE_TERMS, STEP_RATIO, quadrature_entropy
 
 
@@ -79,3 +79,69 @@ def test_quadrature_entropy_same_with_and_without_loop(dim: int, monkeypatch: py
     # and the value is an entropy of this mixture: between the component's h and h + log n
     component = 0.5 * dim * math.log(2 * math.pi * math.e * beta**2)
     assert bool(((fast >= component) & (fast <= component + math.log(300))).all())
+
+
+def binned_both_ways(points: torch.Tensor, centres: torch.Tensor, beta: float, monkeypatch: pytest.MonkeyPatch):
+    fast = binned_mixture.binned_mixture_log_density(points, centres, beta)
+    with monkeypatch.context() as patch:
+        patch.setattr(binned_mixture, "can_compile", lambda *tensors: False)
+        slow = binned_mixture.binned_mixture_log_density(points, centres, beta)
+    return fast, slow
+
+
+@pytest.mark.parametrize(
+    ("n_sets", "m", "n", "spread"),
+    [
+        (1, 4000, 4000, 3.0),  # one wide set, more points than windows (torch picks whole rows)
+        (500, 8, 1000, 0.02),  # the seed's conditional sets: tight, few points each (torch.gather)
+        (500, 300, 50, 0.3),  # several row tiles
+        (3, 50, 40, 0.0),  # every centre equal: two nodes
+    ],
+)
+def test_binned_mixture_same_with_and_without_loops(
+    n_sets: int, m: int, n: int, spread: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    generator = torch.Generator().manual_seed(n_sets + m)
+    beta = 0.05
+    location = torch.randn(n_sets, 1, 1, generator=generator, dtype=torch.float64)
+    centres = location + spread * torch.randn(n_sets, n, 1, generator=generator, dtype=torch.float64)
+    # points inside, at the edges and far outside the centres (the exact far path)
+    points = location + (spread + 4 * beta) * torch.randn(n_sets, m, 1, generator=generator, dtype=torch.float64)
+    points[:, :2] = location[:, :1] + torch.tensor([-1.0, 1.0], dtype=torch.float64).view(1, 2, 1) * (spread * 6 + 3)
+    fast, slow = binned_both_ways(points, centres, beta, monkeypatch)
+    assert torch.equal(fast, slow)
+    assert bool(torch.isfinite(fast).all())
+
+
+def test_binned_mixture_clustered_centres(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A discrete input: centres in a few tight clusters, most nodes empty, points between clusters.
+    generator = torch.Generator().manual_seed(5)
+    clusters = torch.tensor([-1.0, 0.0, 0.4, 2.5], dtype=torch.float64)
+    centres = clusters[torch.randint(0, 4, (2, 3000), generator=generator)].unsqueeze(-1)
+    centres = centres + 0.01 * torch.randn(centres.shape, generator=generator, dtype=torch.float64)
+    points = torch.linspace(-2.0, 3.5, 1500, dtype=torch.float64).expand(2, -1).unsqueeze(-1).contiguous()
+    fast, slow = binned_both_ways(points, centres, 0.05, monkeypatch)
+    assert torch.equal(fast, slow)
+
+
+def test_linear_binning_weights_and_near_nodes() -> None:
+    generator = torch.Generator().manual_seed(9)
+    centres = torch.rand(4, 200, generator=generator, dtype=torch.float64) * 0.3
+    centres[1] = centres[1] * 0.0 + torch.tensor([0.0, 0.3], dtype=torch.float64).repeat(100)  # two clusters
+    origin = centres.amin(1, keepdim=True)
+    delta, pad, reach = 0.01, 80, 5
+    n_nodes = int(float((centres.amax(1) - centres.amin(1)).max()) / delta) + 2
+    weights, near = loops.linear_binning(centres, origin, delta, n_nodes, pad, reach)
+    assert weights.shape == (4, n_nodes + 2 * pad)
+    # every centre's 1/n is split between two nodes: the weights of a set sum to 1 (to rounding)
+    assert torch.allclose(weights.sum(1), torch.ones(4, dtype=torch.float64), rtol=0, atol=1e-13)
+    assert bool((weights[:, :pad] == 0).all()) and bool((weights[:, pad + n_nodes :] == 0).all())
+    # the mean position of the binned mass equals the centres' mean (linear binning keeps it)
+    positions = origin + delta * (torch.arange(weights.shape[1], dtype=torch.float64) - pad)
+    assert torch.allclose((weights * positions).sum(1), centres.mean(1), rtol=0, atol=1e-12)
+    # near: brute force over each node's neighbourhood
+    occupied = weights > 0
+    for j in range(weights.shape[1]):
+        window = occupied[:, max(0, j - reach) : j + reach + 1]
+        assert torch.equal(near[:, j], window.any(1))
+    assert not bool(near[1, pad + n_nodes // 2])  # between the two clusters of set 1

@@ -33,6 +33,8 @@ import math
 
 import torch
 
+from infoflow.entropy.loops import can_compile, linear_binning, window_terms
+
 # Grid nodes per beta (delta = beta / NODES_PER_BETA).
 NODES_PER_BETA = 5
 # Nodes within REACH beta of a point are summed ...
@@ -97,6 +99,59 @@ def binned_mixture_log_density(
     # Linear binning: node k sits at origin + k delta. The array is padded by 2 `width` empty nodes
     # on each side, so that points up to REACH beta outside the centres' range have full windows.
     pad = 2 * width
+    reach_near = int(NEAR * NODES_PER_BETA)
+    out = torch.empty(n_sets, m, dtype=torch.float64, device=device)
+    far = torch.zeros(n_sets, m, dtype=torch.bool, device=device)
+    rows_per_tile = max(1, TILE_ENTRIES // ((2 * width + 1) * max(1, n_sets)))
+    if can_compile(points, centres):
+        # The same arithmetic in compiled loops (entropy/loops.py), bit for bit; exp stays torch's.
+        weights, has_near = linear_binning(centres, origin, delta, n_nodes, pad, reach_near)
+        for start in range(0, m, rows_per_tile):
+            rows = slice(start, min(m, start + rows_per_tile))
+            gathered, exponents, far_rows = window_terms(
+                points[:, rows], origin, delta, width, n_nodes, pad, NODES_PER_BETA, weights, has_near
+            )
+            out[:, rows] = gathered.mul_(exponents.exp_()).sum(-1).log_()
+            far[:, rows] = far_rows
+    else:
+        weights = _torch_weighted_windows(centres, origin, points, delta, n_nodes, pad, width, reach_near, rows_per_tile, out, far)
+    if bool(far.any()):
+        # Only nodes that carry weight in some set: an empty node's term is exactly 0 (log weight
+        # -inf), and most nodes are empty when the centres sit in a few tight clusters (a discrete
+        # input: 80 of 900 nodes), where these points are common.
+        occupied = (weights > 0).any(0).nonzero(as_tuple=True)[0]
+        log_weights = weights[:, occupied].log()  # -inf where empty in this set
+        all_sets, all_rows = far.nonzero(as_tuple=True)
+        node_positions = origin + delta * (occupied - pad)
+        chunk = max(1, TILE_ENTRIES // max(1, occupied.numel()))
+        for start in range(0, all_sets.numel(), chunk):
+            sets, rows = all_sets[start : start + chunk], all_rows[start : start + chunk]
+            exponent = -0.5 * ((points[sets, rows].unsqueeze(-1) - node_positions[sets]) / beta).square()
+            out[sets, rows] = torch.logsumexp(exponent + log_weights[sets], dim=-1)
+    return out - 0.5 * math.log(2 * math.pi * beta**2)
+
+
+def _torch_weighted_windows(
+    centres: torch.Tensor,
+    origin: torch.Tensor,
+    points: torch.Tensor,
+    delta: float,
+    n_nodes: int,
+    pad: int,
+    width: int,
+    reach_near: int,
+    rows_per_tile: int,
+    out: torch.Tensor,
+    far: torch.Tensor,
+) -> torch.Tensor:
+    """The windowed sums of :func:`binned_mixture_log_density` in torch (any device); fill out, far.
+
+    Returns the padded grid weights, shape (B, n_nodes + 2 pad). ``out`` (B, m) receives log of each
+    point's windowed sum, ``far`` (B, m) whether it needs every node instead.
+    """
+    n_sets, n = centres.shape
+    m = points.shape[1]
+    device = centres.device
     # In place where a value is not needed again (the same arithmetic, bit for bit): each fresh
     # (B, n) tensor costs its page faults, and these were most of a call on 500 sets of 1000.
     position = torch.sub(centres, origin).div_(delta)
@@ -107,7 +162,6 @@ def binned_mixture_log_density(
     weights.scatter_add_(1, index, torch.rsub(upper_share, 1.0).div_(n))
     weights.scatter_add_(1, index.add_(1), upper_share.div_(n))
     # Whether a weighted node lies within NEAR beta of each node (cumulative count of weighted nodes).
-    reach_near = int(NEAR * NODES_PER_BETA)
     counts = torch.nn.functional.pad((weights > 0).to(torch.float64).cumsum(1), (1, 0))
     padded_len = weights.shape[1]
     node_index = torch.arange(padded_len, device=device)
@@ -125,9 +179,6 @@ def binned_mixture_log_density(
         table = windows.contiguous().view(n_sets * n_windows, windows.shape[2])
         first_row = (torch.arange(n_sets, device=device) * n_windows).unsqueeze(1)
     offsets = torch.arange(-width, width + 1, device=device, dtype=torch.float64)
-    out = torch.empty(n_sets, m, dtype=torch.float64, device=device)
-    far = torch.zeros(n_sets, m, dtype=torch.bool, device=device)
-    rows_per_tile = max(1, TILE_ENTRIES // (offsets.numel() * max(1, n_sets)))
     for start in range(0, m, rows_per_tile):
         rows = slice(start, min(m, start + rows_per_tile))
         where = torch.sub(points[:, rows], origin).div_(delta)  # (B, r) in node units
@@ -142,17 +193,4 @@ def binned_mixture_log_density(
         kernel = (fraction.unsqueeze(-1) - offsets).div_(NODES_PER_BETA).square_().mul_(-0.5).exp_()
         out[:, rows] = gathered.mul_(kernel).sum(-1).log_()
         far[:, rows] = ~torch.gather(has_near, 1, index + pad) | (fraction.abs() > 0.5)
-    if bool(far.any()):
-        # Only nodes that carry weight in some set: an empty node's term is exactly 0 (log weight
-        # -inf), and most nodes are empty when the centres sit in a few tight clusters (a discrete
-        # input: 80 of 900 nodes), where these points are common.
-        occupied = (weights > 0).any(0).nonzero(as_tuple=True)[0]
-        log_weights = weights[:, occupied].log()  # -inf where empty in this set
-        all_sets, all_rows = far.nonzero(as_tuple=True)
-        node_positions = origin + delta * (occupied - pad)
-        chunk = max(1, TILE_ENTRIES // max(1, occupied.numel()))
-        for start in range(0, all_sets.numel(), chunk):
-            sets, rows = all_sets[start : start + chunk], all_rows[start : start + chunk]
-            exponent = -0.5 * ((points[sets, rows].unsqueeze(-1) - node_positions[sets]) / beta).square()
-            out[sets, rows] = torch.logsumexp(exponent + log_weights[sets], dim=-1)
-    return out - 0.5 * math.log(2 * math.pi * beta**2)
+    return weights

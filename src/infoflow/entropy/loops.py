@@ -1,16 +1,21 @@
-"""Compiled loops (Numba) for the few steps that torch runs as one slow element-wise pass.
+"""Compiled loops (Numba) for the few steps that torch runs as slow element-wise passes.
 
-The quadrature bins every point of every set to its nearest grid node with its first
-``HERMITE_TERMS`` powers of the offset. torch does this as a table of powers (terms x sets x
-points) and one ``scatter_add_``, whose additions to the same node follow each other and wait on
-each other: ~23 ms of each recorded epoch of the seed's fig4/fig5 networks (500 conditional sets
-of 1000 points). The loop below makes the same operations in the same order (round half to even,
-one subtraction and one multiplication for the offset, powers by repeated multiplication, each
-node's sum taken point by point from 0.0, points in their order), so its moments equal torch's
-bit for bit (the tests compare both paths on the seed's shapes and on half-way roundings), in a
-sixth of the time: the eight powers of a point go to eight independent sums.
+Each loop makes the same floating-point operations, in the same order, as the torch code it
+replaces, so its results equal torch's bit for bit (the tests compare both paths); only the
+passes over memory and the waits between dependent additions go.
 
-Numba compiles the loop the first time a process needs it (~0.4 s; then cached on disk beside
+* :func:`bin_powers`, the quadrature's binning. torch builds a table of powers (terms x sets x
+  points) and one ``scatter_add_``, whose additions to the same node follow each other and wait on
+  each other: ~23 ms of each recorded epoch of the seed's fig4/fig5 networks (500 conditional
+  sets of 1000 points). The loop rounds half to even, takes the offset by one subtraction and one
+  multiplication and the powers by repeated multiplication, and sums each node point by point
+  from 0.0 in the points' order, the eight powers of a point going to eight independent sums.
+* :func:`linear_binning` and :func:`window_terms`, the binned mixture's grid weights (two
+  ``scatter_add_`` passes, lower shares then upper shares) and each point's window of 2w + 1 node
+  weights with the exponents of its kernel, in one pass where torch took eight. The exponential
+  itself stays torch's (its vectorised exp rounds differently from libm's).
+
+Numba compiles the loops the first time a process needs them (~1 s; then cached on disk beside
 this module, or in Numba's user cache where that is read-only). Tensors that are not float64 on
 the CPU, or a missing Numba, take torch's path.
 """
@@ -18,15 +23,15 @@ the CPU, or a missing Numba, take torch's path.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import types
 
 import numpy as np
 import torch
 
 
 @functools.cache
-def _moments_loop() -> Callable[..., None] | None:
-    """Return the compiled binning loop, or None when Numba cannot be imported."""
+def _compiled() -> types.SimpleNamespace | None:
+    """Return the compiled loops, or None when Numba cannot be imported."""
     try:
         import numba
     except ImportError:  # pragma: no cover - numba is a dependency; torch's path stays correct
@@ -54,12 +59,86 @@ def _moments_loop() -> Callable[..., None] | None:
                         p = p * y
                         out[m, s, b] += p
 
-    return bin_powers
+    @numba.njit(cache=True, nogil=True)
+    def linear_binning(
+        centres: np.ndarray, origin: np.ndarray, delta: float, n_nodes: int, pad: int, weights: np.ndarray, near: np.ndarray, reach: int
+    ) -> None:  # pragma: no cover - compiled
+        n_sets, n = centres.shape
+        length = weights.shape[1]
+        lower = np.empty(n, dtype=np.int64)
+        share = np.empty(n, dtype=np.float64)
+        count = np.zeros(length + 1, dtype=np.int64)
+        for s in range(n_sets):
+            o = origin[s]
+            for i in range(n):
+                position = (centres[s, i] - o) / delta
+                below = np.floor(position)
+                if below < 0.0:
+                    below = 0.0
+                elif below > n_nodes - 2:
+                    below = float(n_nodes - 2)
+                share[i] = position - below
+                lower[i] = int(below) + pad
+            # torch: scatter_add_ of (1 - u) / n at the lower nodes, then of u / n at the upper ones
+            for i in range(n):
+                weights[s, lower[i]] += (1.0 - share[i]) / n
+            for i in range(n):
+                weights[s, lower[i] + 1] += share[i] / n
+            # near[s, j]: a node within `reach` nodes of j carries weight
+            for j in range(length):
+                count[j + 1] = count[j] + (1 if weights[s, j] > 0 else 0)
+            for j in range(length):
+                hi = min(j + reach + 1, length)
+                lo = max(j - reach, 0)
+                near[s, j] = count[hi] - count[lo] > 0
+
+    @numba.njit(cache=True, nogil=True)
+    def window_terms(
+        points: np.ndarray, origin: np.ndarray, delta: float, width: int, n_nodes: int, pad: int, nodes_per_beta: float,
+        weights: np.ndarray, near: np.ndarray, windows: np.ndarray, exponents: np.ndarray, far: np.ndarray
+    ) -> None:  # pragma: no cover - compiled
+        n_sets, m = points.shape
+        span = 2 * width + 1
+        for s in range(n_sets):
+            o = origin[s]
+            for i in range(m):
+                where = (points[s, i] - o) / delta
+                nearest = np.rint(where)
+                if nearest < -width:
+                    nearest = float(-width)
+                elif nearest > n_nodes - 1 + width:
+                    nearest = float(n_nodes - 1 + width)
+                fraction = where - nearest
+                index = int(nearest)
+                first = index + pad - width
+                for k in range(span):
+                    windows[s, i, k] = weights[s, first + k]
+                    z = (fraction - (k - width)) / nodes_per_beta
+                    exponents[s, i, k] = (z * z) * -0.5
+                far[s, i] = (not near[s, index + pad]) or abs(fraction) > 0.5
+
+    return types.SimpleNamespace(bin_powers=bin_powers, linear_binning=linear_binning, window_terms=window_terms)
+
+
+def can_compile(*tensors: torch.Tensor) -> bool:
+    """Whether the compiled loops serve these tensors (float64 on the CPU, Numba importable)."""
+    return all(t.device.type == "cpu" and t.dtype == torch.float64 for t in tensors) and _compiled() is not None
 
 
 def can_bin_powers(coords: torch.Tensor) -> bool:
     """Whether :func:`bin_powers` serves ``coords`` (float64 on the CPU, Numba importable)."""
-    return coords.device.type == "cpu" and coords.dtype == torch.float64 and _moments_loop() is not None
+    return can_compile(coords)
+
+
+def _loops(*tensors: torch.Tensor) -> types.SimpleNamespace:
+    loops = _compiled()
+    if loops is None or not can_compile(*tensors):
+        raise ValueError("the compiled loops need float64 tensors on the CPU and Numba")
+    return loops
+
+
+def _array(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().contiguous().numpy()
 
 
 def bin_powers(coords: torch.Tensor, n_bins: int, terms: int, ratio: float) -> torch.Tensor:
@@ -80,10 +159,86 @@ def bin_powers(coords: torch.Tensor, n_bins: int, terms: int, ratio: float) -> t
     -------
     Tensor of shape (terms, N, n_bins), float64: sum over a node's points of offset**m.
     """
-    loop = _moments_loop()
-    if loop is None or not can_bin_powers(coords):
-        raise ValueError("bin_powers needs float64 coordinates on the CPU and Numba")
-    values = coords.detach().contiguous().numpy()
+    loops = _loops(coords)
+    values = _array(coords)
     out = torch.zeros(terms, values.shape[0], n_bins, dtype=torch.float64)
-    loop(values, int(n_bins), float(ratio), out.numpy())
+    loops.bin_powers(values, int(n_bins), float(ratio), out.numpy())
     return out
+
+
+def linear_binning(
+    centres: torch.Tensor, origin: torch.Tensor, delta: float, n_nodes: int, pad: int, reach: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the linearly binned weights of each set's centres and which nodes have weight near.
+
+    Parameters
+    ----------
+    centres : Tensor of shape (B, n), float64 on the CPU
+    origin : Tensor of shape (B, 1), float64: node 0 of each set (before padding)
+    delta : float
+        Node spacing.
+    n_nodes : int
+        Nodes spanned by the centres (>= 2); a centre's lower node is clamped to 0 .. n_nodes - 2.
+    pad : int
+        Empty nodes added on each side.
+    reach : int
+        Nodes each side that ``near`` looks at.
+
+    Returns
+    -------
+    weights : Tensor of shape (B, n_nodes + 2 pad), float64
+        1/n of each centre split between its two nodes (shares 1 - a and a).
+    near : Tensor of shape (B, n_nodes + 2 pad), bool
+        Whether a node within ``reach`` nodes (inclusive) carries weight.
+    """
+    loops = _loops(centres, origin)
+    values, starts = _array(centres), _array(origin).reshape(-1)
+    weights = torch.zeros(values.shape[0], n_nodes + 2 * pad, dtype=torch.float64)
+    near = torch.empty(weights.shape, dtype=torch.bool)
+    loops.linear_binning(values, starts, float(delta), int(n_nodes), int(pad), weights.numpy(), near.numpy(), int(reach))
+    return weights, near
+
+
+def window_terms(
+    points: torch.Tensor,
+    origin: torch.Tensor,
+    delta: float,
+    width: int,
+    n_nodes: int,
+    pad: int,
+    nodes_per_beta: float,
+    weights: torch.Tensor,
+    near: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Return each point's window of node weights, its kernel's exponents and whether it is far.
+
+    Parameters
+    ----------
+    points : Tensor of shape (B, r), float64 on the CPU
+    origin, delta, n_nodes, pad : as for :func:`linear_binning`
+    width : int
+        Nodes on each side of a point's nearest node (its window holds 2 width + 1).
+    nodes_per_beta : float
+        Nodes per component standard deviation.
+    weights, near : the two tensors :func:`linear_binning` returned
+
+    Returns
+    -------
+    windows : Tensor of shape (B, r, 2 width + 1), float64
+        The weights of the nodes nearest - width .. nearest + width.
+    exponents : Tensor of shape (B, r, 2 width + 1), float64
+        -((fraction - k) / nodes_per_beta)^2 / 2 for k = -width .. width.
+    far : Tensor of shape (B, r), bool
+        No weighted node near the nearest node, or the point beyond the padded grid.
+    """
+    loops = _loops(points, origin, weights)
+    values, starts = _array(points), _array(origin).reshape(-1)
+    shape = (values.shape[0], values.shape[1], 2 * width + 1)
+    windows = torch.empty(shape, dtype=torch.float64)
+    exponents = torch.empty(shape, dtype=torch.float64)
+    far = torch.empty(values.shape, dtype=torch.bool)
+    loops.window_terms(
+        values, starts, float(delta), int(width), int(n_nodes), int(pad), float(nodes_per_beta),
+        _array(weights), _array(near), windows.numpy(), exponents.numpy(), far.numpy(),
+    )
+    return windows, exponents, far
