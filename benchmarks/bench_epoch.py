@@ -68,6 +68,8 @@ def main() -> None:
     for name in ("fig4", "fig5"):
         trainer = trained_to(name, args.epoch)
         state = copy.deepcopy(trainer.state_dict())
+        # Warm-up, untimed: one-time costs (loading compiled loops, cached constants) stay out.
+        timed_epochs(trainer, state, 1, False, None)
         profile = cProfile.Profile(time.process_time)
         before = timed_epochs(trainer, state, args.epochs, True, None)
         after = timed_epochs(trainer, state, args.epochs, False, profile)

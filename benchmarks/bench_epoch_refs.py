@@ -6,7 +6,8 @@ does) twice: once timed (CPU time, ``time.process_time``) and once under cProfil
 into parts (draws, SP's estimates and its conditional quadrature, the bounds, the PDF grids, the
 exact MI, training). The "before" child runs ``src`` of ``--before-ref`` (extracted with ``git
 archive``), the "after" child this checkout; they alternate ``--repeats`` times and the best CPU
-time of each is kept. Training is bit for bit the same in both, so both measure the same network
+time of each is kept (each child records one epoch untimed first, so one-time costs such as
+loading compiled loops stay out). Training is bit for bit the same in both, so both measure the same network
 states. Every child uses one thread.
 
 Run: ``python benchmarks/bench_epoch_refs.py [--before-ref 747977d] [--epoch 150] [--epochs 5] [--repeats 2] [fig4 fig5]``.
@@ -49,6 +50,9 @@ def trainer_at():
     trainer.schedule = schedule
     return run
 
+# Warm-up: one recorded epoch first, so one-time costs (loading compiled loops, cached constants)
+# fall outside the timing, on both sides alike.
+next(trainer_at())
 run = trainer_at()
 started = time.process_time()
 for _ in range(epochs):

@@ -145,3 +145,33 @@ def test_linear_binning_weights_and_near_nodes() -> None:
         window = occupied[:, max(0, j - reach) : j + reach + 1]
         assert torch.equal(near[:, j], window.any(1))
     assert not bool(near[1, pad + n_nodes // 2])  # between the two clusters of set 1
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_values_are_refused(bad: float) -> None:
+    # The loops index arrays without bounds checks: a value that cannot be binned must stop them.
+    coords = torch.tensor([[1.0, bad, 2.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match="coords contain NaN or infinite"):
+        loops.bin_powers(coords, 4, HERMITE_TERMS, STEP_RATIO)
+    origin = torch.zeros(1, 1, dtype=torch.float64)
+    with pytest.raises(ValueError, match="centres contain NaN or infinite"):
+        loops.linear_binning(coords, origin, 0.01, 300, 80, 20)
+    weights, near = loops.linear_binning(torch.tensor([[1.0, 2.0]], dtype=torch.float64), origin + 1, 0.01, 102, 80, 20)
+    with pytest.raises(ValueError, match="points contain NaN or infinite"):
+        loops.window_terms(coords, origin + 1, 0.01, 40, 102, 80, 5.0, weights, near)
+
+
+def test_shapes_are_checked_before_the_loops_run() -> None:
+    origin = torch.zeros(2, 1, dtype=torch.float64)
+    centres = torch.rand(2, 10, dtype=torch.float64)
+    with pytest.raises(ValueError, match="n_nodes >= 2"):
+        loops.linear_binning(centres, origin, 0.01, 1, 80, 20)
+    with pytest.raises(ValueError, match=r"origin \(B, 1\)"):
+        loops.linear_binning(centres, torch.zeros(3, 1, dtype=torch.float64), 0.01, 102, 80, 20)
+    weights, near = loops.linear_binning(centres, origin, 0.01, 102, 80, 20)
+    with pytest.raises(ValueError, match="pad >= 2 width"):
+        loops.window_terms(centres, origin, 0.01, 41, 102, 80, 5.0, weights, near)
+    with pytest.raises(ValueError, match="weights and near"):
+        loops.window_terms(centres, origin, 0.01, 40, 101, 80, 5.0, weights, near)
+    with pytest.raises(ValueError, match="n_bins >= 1"):
+        loops.bin_powers(centres, 0, HERMITE_TERMS, STEP_RATIO)

@@ -37,20 +37,25 @@ def _compiled() -> types.SimpleNamespace | None:
     except ImportError:  # pragma: no cover - numba is a dependency; torch's path stays correct
         return None
 
+    # Each loop returns the number of non-finite inputs it met (0, or 1: it stops at the first);
+    # indices are clamped before they become integers, so no value can index outside an array.
     @numba.njit(cache=True, nogil=True)
-    def bin_powers(coords: np.ndarray, n_bins: int, ratio: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    def bin_powers(coords: np.ndarray, n_bins: int, ratio: float, out: np.ndarray) -> int:  # pragma: no cover - compiled
         n_sets, n = coords.shape
         terms = out.shape[0]
         for s in range(n_sets):
             for i in range(n):
                 c = coords[s, i]
+                if not np.isfinite(c):
+                    return 1
                 r = np.rint(c)
                 y = (c - r) * ratio
-                b = int(r)
-                if b < 0:
+                if r <= 0.0:
                     b = 0
-                elif b > n_bins - 1:
+                elif r >= n_bins - 1:
                     b = n_bins - 1
+                else:
+                    b = int(r)
                 out[0, s, b] += 1.0
                 if terms > 1:
                     p = y
@@ -58,11 +63,12 @@ def _compiled() -> types.SimpleNamespace | None:
                     for m in range(2, terms):
                         p = p * y
                         out[m, s, b] += p
+        return 0
 
     @numba.njit(cache=True, nogil=True)
     def linear_binning(
         centres: np.ndarray, origin: np.ndarray, delta: float, n_nodes: int, pad: int, weights: np.ndarray, near: np.ndarray, reach: int
-    ) -> None:  # pragma: no cover - compiled
+    ) -> int:  # pragma: no cover - compiled
         n_sets, n = centres.shape
         length = weights.shape[1]
         lower = np.empty(n, dtype=np.int64)
@@ -72,6 +78,8 @@ def _compiled() -> types.SimpleNamespace | None:
             o = origin[s]
             for i in range(n):
                 position = (centres[s, i] - o) / delta
+                if not np.isfinite(position):
+                    return 1
                 below = np.floor(position)
                 if below < 0.0:
                     below = 0.0
@@ -91,18 +99,21 @@ def _compiled() -> types.SimpleNamespace | None:
                 hi = min(j + reach + 1, length)
                 lo = max(j - reach, 0)
                 near[s, j] = count[hi] - count[lo] > 0
+        return 0
 
     @numba.njit(cache=True, nogil=True)
     def window_terms(
         points: np.ndarray, origin: np.ndarray, delta: float, width: int, n_nodes: int, pad: int, nodes_per_beta: float,
         weights: np.ndarray, near: np.ndarray, windows: np.ndarray, exponents: np.ndarray, far: np.ndarray
-    ) -> None:  # pragma: no cover - compiled
+    ) -> int:  # pragma: no cover - compiled
         n_sets, m = points.shape
         span = 2 * width + 1
         for s in range(n_sets):
             o = origin[s]
             for i in range(m):
                 where = (points[s, i] - o) / delta
+                if not np.isfinite(where):
+                    return 1
                 nearest = np.rint(where)
                 if nearest < -width:
                     nearest = float(-width)
@@ -116,6 +127,7 @@ def _compiled() -> types.SimpleNamespace | None:
                     z = (fraction - (k - width)) / nodes_per_beta
                     exponents[s, i, k] = (z * z) * -0.5
                 far[s, i] = (not near[s, index + pad]) or abs(fraction) > 0.5
+        return 0
 
     return types.SimpleNamespace(bin_powers=bin_powers, linear_binning=linear_binning, window_terms=window_terms)
 
@@ -141,6 +153,11 @@ def _array(tensor: torch.Tensor) -> np.ndarray:
     return tensor.detach().contiguous().numpy()
 
 
+def _check_finite(found: int, name: str) -> None:
+    if found:
+        raise ValueError(f"{name} contain NaN or infinite values")
+
+
 def bin_powers(coords: torch.Tensor, n_bins: int, terms: int, ratio: float) -> torch.Tensor:
     """Return per-node sums of the powers of each point's offset from its nearest node.
 
@@ -160,9 +177,11 @@ def bin_powers(coords: torch.Tensor, n_bins: int, terms: int, ratio: float) -> t
     Tensor of shape (terms, N, n_bins), float64: sum over a node's points of offset**m.
     """
     loops = _loops(coords)
+    if coords.dim() != 2 or n_bins < 1 or terms < 1:
+        raise ValueError(f"bin_powers needs coords of shape (N, n), n_bins >= 1 and terms >= 1; got {tuple(coords.shape)}, {n_bins}, {terms}")
     values = _array(coords)
     out = torch.zeros(terms, values.shape[0], n_bins, dtype=torch.float64)
-    loops.bin_powers(values, int(n_bins), float(ratio), out.numpy())
+    _check_finite(loops.bin_powers(values, int(n_bins), float(ratio), out.numpy()), "coords")
     return out
 
 
@@ -192,10 +211,16 @@ def linear_binning(
         Whether a node within ``reach`` nodes (inclusive) carries weight.
     """
     loops = _loops(centres, origin)
+    if centres.dim() != 2 or origin.numel() != centres.shape[0] or n_nodes < 2 or pad < 0 or reach < 0:
+        raise ValueError(
+            f"linear_binning needs centres (B, n), origin (B, 1), n_nodes >= 2, pad >= 0 and reach >= 0; "
+            f"got {tuple(centres.shape)}, {tuple(origin.shape)}, {n_nodes}, {pad}, {reach}"
+        )
     values, starts = _array(centres), _array(origin).reshape(-1)
     weights = torch.zeros(values.shape[0], n_nodes + 2 * pad, dtype=torch.float64)
     near = torch.empty(weights.shape, dtype=torch.bool)
-    loops.linear_binning(values, starts, float(delta), int(n_nodes), int(pad), weights.numpy(), near.numpy(), int(reach))
+    found = loops.linear_binning(values, starts, float(delta), int(n_nodes), int(pad), weights.numpy(), near.numpy(), int(reach))
+    _check_finite(found, "centres")
     return weights, near
 
 
@@ -232,13 +257,21 @@ def window_terms(
         No weighted node near the nearest node, or the point beyond the padded grid.
     """
     loops = _loops(points, origin, weights)
+    grid = (points.shape[0], n_nodes + 2 * pad) if points.dim() == 2 else None
+    if grid is None or origin.numel() != grid[0] or tuple(weights.shape) != grid or tuple(near.shape) != grid or pad < 2 * width:
+        raise ValueError(
+            f"window_terms needs points (B, r), origin (B, 1), weights and near (B, n_nodes + 2 pad) and "
+            f"pad >= 2 width; got {tuple(points.shape)}, {tuple(origin.shape)}, {tuple(weights.shape)}, "
+            f"{tuple(near.shape)}, pad {pad}, width {width}"
+        )
     values, starts = _array(points), _array(origin).reshape(-1)
     shape = (values.shape[0], values.shape[1], 2 * width + 1)
     windows = torch.empty(shape, dtype=torch.float64)
     exponents = torch.empty(shape, dtype=torch.float64)
     far = torch.empty(values.shape, dtype=torch.bool)
-    loops.window_terms(
+    found = loops.window_terms(
         values, starts, float(delta), int(width), int(n_nodes), int(pad), float(nodes_per_beta),
         _array(weights), _array(near), windows.numpy(), exponents.numpy(), far.numpy(),
     )
+    _check_finite(found, "points")
     return windows, exponents, far
