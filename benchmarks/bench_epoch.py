@@ -12,8 +12,8 @@ Run: ``python benchmarks/bench_epoch.py [--epoch 150] [--epochs 5] [--top 12]``.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import copy
+import cProfile
 import io
 import pstats
 import time

@@ -5,6 +5,7 @@ composition root: importing ``infoflow.papers`` registers every paper's experime
 reproduce target and commands (:mod:`infoflow.registry`) before any other module can read them.
 """
 
+import infoflow.papers  # noqa: F401 - registers every paper (infoflow.registry)
 from infoflow.config.schema import load_config
 from infoflow.data.dataset import FiniteDataset
 from infoflow.data.distributions import DiscreteUniform, Gaussian, GaussianMixture, Uniform
@@ -25,11 +26,10 @@ from infoflow.measure.settings import MeasurementSettings
 from infoflow.models.mlp import NoisyMLP
 from infoflow.models.noise import GaussianNoise
 from infoflow.models.rnn import NoisyElman
-import infoflow.papers  # noqa: F401 - registers every paper (infoflow.registry)
 from infoflow.papers.kong2019.networks import kong2019_network, seed_network
 from infoflow.runs.reader import read_run
 from infoflow.training.experiment import run_experiment
-from infoflow.version import __version__
+from infoflow.version import __version__  # noqa: F401 - infoflow.__version__
 
 __all__ = [
     "sp_entropy",

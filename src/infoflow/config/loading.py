@@ -7,7 +7,6 @@ import functools
 import json
 import os
 import tomllib
-from importlib import resources
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any

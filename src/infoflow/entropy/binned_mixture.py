@@ -114,7 +114,9 @@ def binned_mixture_log_density(
             out[:, rows] = gathered.mul_(exponents.exp_()).sum(-1).log_()
             far[:, rows] = far_rows
     else:
-        weights = _torch_weighted_windows(centres, origin, points, delta, n_nodes, pad, width, reach_near, rows_per_tile, out, far)
+        weights = _torch_weighted_windows(
+            centres, origin, points, delta, n_nodes, pad, width, reach_near, rows_per_tile, out, far
+        )
     if bool(far.any()):
         # Only nodes that carry weight in some set: an empty node's term is exactly 0 (log weight
         # -inf), and most nodes are empty when the centres sit in a few tight clusters (a discrete

@@ -40,7 +40,9 @@ def _compiled() -> types.SimpleNamespace | None:
     # Each loop returns the number of non-finite inputs it met (0, or 1: it stops at the first);
     # indices are clamped before they become integers, so no value can index outside an array.
     @numba.njit(cache=True, nogil=True)
-    def bin_powers(coords: np.ndarray, n_bins: int, ratio: float, out: np.ndarray) -> int:  # pragma: no cover - compiled
+    def bin_powers(
+        coords: np.ndarray, n_bins: int, ratio: float, out: np.ndarray
+    ) -> int:  # pragma: no cover - compiled
         n_sets, n = coords.shape
         terms = out.shape[0]
         for s in range(n_sets):
@@ -67,7 +69,14 @@ def _compiled() -> types.SimpleNamespace | None:
 
     @numba.njit(cache=True, nogil=True)
     def linear_binning(
-        centres: np.ndarray, origin: np.ndarray, delta: float, n_nodes: int, pad: int, weights: np.ndarray, near: np.ndarray, reach: int
+        centres: np.ndarray,
+        origin: np.ndarray,
+        delta: float,
+        n_nodes: int,
+        pad: int,
+        weights: np.ndarray,
+        near: np.ndarray,
+        reach: int,
     ) -> int:  # pragma: no cover - compiled
         n_sets, n = centres.shape
         length = weights.shape[1]
@@ -103,8 +112,18 @@ def _compiled() -> types.SimpleNamespace | None:
 
     @numba.njit(cache=True, nogil=True)
     def window_terms(
-        points: np.ndarray, origin: np.ndarray, delta: float, width: int, n_nodes: int, pad: int, nodes_per_beta: float,
-        weights: np.ndarray, near: np.ndarray, windows: np.ndarray, exponents: np.ndarray, far: np.ndarray
+        points: np.ndarray,
+        origin: np.ndarray,
+        delta: float,
+        width: int,
+        n_nodes: int,
+        pad: int,
+        nodes_per_beta: float,
+        weights: np.ndarray,
+        near: np.ndarray,
+        windows: np.ndarray,
+        exponents: np.ndarray,
+        far: np.ndarray,
     ) -> int:  # pragma: no cover - compiled
         n_sets, m = points.shape
         span = 2 * width + 1
@@ -178,7 +197,10 @@ def bin_powers(coords: torch.Tensor, n_bins: int, terms: int, ratio: float) -> t
     """
     loops = _loops(coords)
     if coords.dim() != 2 or n_bins < 1 or terms < 1:
-        raise ValueError(f"bin_powers needs coords of shape (N, n), n_bins >= 1 and terms >= 1; got {tuple(coords.shape)}, {n_bins}, {terms}")
+        raise ValueError(
+            f"bin_powers needs coords of shape (N, n), n_bins >= 1 and terms >= 1; "
+            f"got {tuple(coords.shape)}, {n_bins}, {terms}"
+        )
     values = _array(coords)
     out = torch.zeros(terms, values.shape[0], n_bins, dtype=torch.float64)
     _check_finite(loops.bin_powers(values, int(n_bins), float(ratio), out.numpy()), "coords")
@@ -219,7 +241,9 @@ def linear_binning(
     values, starts = _array(centres), _array(origin).reshape(-1)
     weights = torch.zeros(values.shape[0], n_nodes + 2 * pad, dtype=torch.float64)
     near = torch.empty(weights.shape, dtype=torch.bool)
-    found = loops.linear_binning(values, starts, float(delta), int(n_nodes), int(pad), weights.numpy(), near.numpy(), int(reach))
+    found = loops.linear_binning(
+        values, starts, float(delta), int(n_nodes), int(pad), weights.numpy(), near.numpy(), int(reach)
+    )
     _check_finite(found, "centres")
     return weights, near
 
@@ -258,7 +282,13 @@ def window_terms(
     """
     loops = _loops(points, origin, weights)
     grid = (points.shape[0], n_nodes + 2 * pad) if points.dim() == 2 else None
-    if grid is None or origin.numel() != grid[0] or tuple(weights.shape) != grid or tuple(near.shape) != grid or pad < 2 * width:
+    if (
+        grid is None
+        or origin.numel() != grid[0]
+        or tuple(weights.shape) != grid
+        or tuple(near.shape) != grid
+        or pad < 2 * width
+    ):
         raise ValueError(
             f"window_terms needs points (B, r), origin (B, 1), weights and near (B, n_nodes + 2 pad) and "
             f"pad >= 2 width; got {tuple(points.shape)}, {tuple(origin.shape)}, {tuple(weights.shape)}, "
@@ -270,8 +300,18 @@ def window_terms(
     exponents = torch.empty(shape, dtype=torch.float64)
     far = torch.empty(values.shape, dtype=torch.bool)
     found = loops.window_terms(
-        values, starts, float(delta), int(width), int(n_nodes), int(pad), float(nodes_per_beta),
-        _array(weights), _array(near), windows.numpy(), exponents.numpy(), far.numpy(),
+        values,
+        starts,
+        float(delta),
+        int(width),
+        int(n_nodes),
+        int(pad),
+        float(nodes_per_beta),
+        _array(weights),
+        _array(near),
+        windows.numpy(),
+        exponents.numpy(),
+        far.numpy(),
     )
     _check_finite(found, "points")
     return windows, exponents, far

@@ -55,8 +55,8 @@ from infoflow.estimators.draws import (
     resolve_conditional,
 )
 from infoflow.estimators.sp_estimates import Estimates, estimate_all
-from infoflow.models.mlp import NoisyMLP
 from infoflow.models.dropout import dropout_on
+from infoflow.models.mlp import NoisyMLP
 from infoflow.models.noise import GaussianNoise, evaluation_mode
 from infoflow.validation import integer_at_least
 

@@ -39,6 +39,7 @@ from infoflow.runs.replace import (
     replace_run,
 )
 
+
 @dataclass
 class RunStart:
     """Where a run starts: from scratch, or from a checkpoint, or not at all (already complete)."""

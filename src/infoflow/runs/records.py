@@ -20,6 +20,7 @@ import torch
 
 from infoflow.runs.format import FLAG_COLUMNS, INTEGER_COLUMNS, density_key, grid_key, metric_columns
 
+
 @dataclass(frozen=True)
 class EpochRecord:
     """What was measured at one epoch.

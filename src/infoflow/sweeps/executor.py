@@ -21,10 +21,9 @@ import json
 import logging
 import os
 import socket
-import sys
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any

@@ -193,8 +193,8 @@ def merge_seed_runs(
     FileExistsError
         ``run_dir`` is neither absent nor empty.
     """
-    from infoflow.runs.folder import OpenRunFolder
     from infoflow.config.loading import config_comparison
+    from infoflow.runs.folder import OpenRunFolder
     from infoflow.training.experiment import run_writer
 
     run_dir = Path(run_dir)

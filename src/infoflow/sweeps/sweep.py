@@ -23,11 +23,11 @@ from pathlib import Path
 
 from infoflow.files import write_atomically
 from infoflow.runs.contents import check_output_folder
-from infoflow.training.experiment import check_resumable
 from infoflow.sweeps.cells import Cell, expand_cells
 from infoflow.sweeps.executor import RunOutcome, RunTask, run_tasks
 from infoflow.sweeps.gather import plot_bands, write_tables
 from infoflow.sweeps.spec import SweepSpec, load_spec
+from infoflow.training.experiment import check_resumable
 
 SPEC_FILE = "sweep.toml"
 

@@ -32,10 +32,8 @@ from infoflow.config.limits import check_config_limits
 from infoflow.config.schema import ExperimentConfig, config_comparison, config_to_toml
 from infoflow.runs import folder as run_folder
 from infoflow.runs.folder import OpenRunFolder, RunStart
-from infoflow.runs.records import EpochRecord
 from infoflow.runs.writer import RunWriter, best_effort
 from infoflow.threads import torch_threads
-from infoflow.training.data_checks import check_dataset_inputs
 from infoflow.training.build import (
     build_inputs,
     build_labels,
@@ -44,6 +42,7 @@ from infoflow.training.build import (
     training_settings,
     training_split,
 )
+from infoflow.training.data_checks import check_dataset_inputs
 from infoflow.training.progress import RunProgress
 from infoflow.training.trainer import TrainingDiverged
 from infoflow.version import __version__

@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 
 
-
 def linear_gaussian_information(
     weights: list[torch.Tensor], input_covariance: torch.Tensor, beta: float
 ) -> list[float]:

@@ -14,10 +14,10 @@ import numpy as np
 
 from infoflow.estimators.coverage import CoverageRow, coverage_csv_text, coverage_markdown
 from infoflow.files import write_atomically
-from infoflow.runs.contents import check_output_folder as check_folder
 from infoflow.papers.kong2019.accuracy.requirements import EFFECT_FRACTION, ClaimRequirement, samples_needed
 from infoflow.papers.kong2019.accuracy.snapshots import STUDY_THREADS
 from infoflow.papers.kong2019.accuracy.study import AccuracyRow
+from infoflow.runs.contents import check_output_folder as check_folder
 
 # coverage.csv is always written (only its header when the coverage study is skipped), so --force
 # never leaves an older study's coverage beside a new accuracy.md.
