@@ -25,6 +25,9 @@ Why this is safe where it is used (docs/DESIGN.md, "Bounds that hold at any widt
   t; each dropped term is then below exp(-(REACH^2 - NEAR^2) / 2) < 1e-10 of the largest kept
   one. Dropping terms lowers q', so -log q' (and the bound) only errs upwards. Points without a
   weighted node within NEAR beta are evaluated against every node.
+
+On the CPU the grid weights and each point's window are built by compiled loops
+(``entropy/loops.py``) that make torch's operations in torch's order: the same values bit for bit.
 """
 
 from __future__ import annotations
