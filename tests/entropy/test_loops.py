@@ -27,7 +27,7 @@ def torch_moments(coords: torch.Tensor, n_bins: int, terms: int = HERMITE_TERMS)
 
 def test_loop_is_available() -> None:
     # numba is a dependency: the fast path must be the one that runs.
-    assert loops.can_bin_powers(torch.zeros(1, 1, dtype=torch.float64))
+    assert loops.can_compile(torch.zeros(1, 1, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("shape", [(1, 4000), (500, 1000), (7, 3)])
@@ -61,7 +61,7 @@ def test_non_contiguous_input() -> None:
 
 
 def test_other_dtypes_take_torch_path() -> None:
-    assert not loops.can_bin_powers(torch.zeros(2, 2, dtype=torch.float32))
+    assert not loops.can_compile(torch.zeros(2, 2, dtype=torch.float32))
     with pytest.raises(ValueError, match="float64"):
         loops.bin_powers(torch.zeros(2, 2, dtype=torch.float32), 4, 8, 0.25)
 
@@ -77,7 +77,7 @@ def test_quadrature_entropy_same_with_and_without_loop(monkeypatch: pytest.Monke
     monkeypatch.setattr(quadrature, "bin_powers", lambda *args: calls.append(1) or original(*args))
     fast = quadrature_entropy(points, beta)
     assert calls  # the loop ran
-    monkeypatch.setattr(quadrature, "can_bin_powers", lambda coords: False)
+    monkeypatch.setattr(quadrature, "can_compile", lambda *tensors: False)
     slow = quadrature_entropy(points, beta)
     assert torch.equal(fast, slow)
     # and the value is an entropy of this mixture: between the component's h and h + log n

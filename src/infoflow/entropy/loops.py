@@ -157,11 +157,6 @@ def can_compile(*tensors: torch.Tensor) -> bool:
     return all(t.device.type == "cpu" and t.dtype == torch.float64 for t in tensors) and _compiled() is not None
 
 
-def can_bin_powers(coords: torch.Tensor) -> bool:
-    """Whether :func:`bin_powers` serves ``coords`` (float64 on the CPU, Numba importable)."""
-    return can_compile(coords)
-
-
 def _loops(*tensors: torch.Tensor) -> types.SimpleNamespace:
     loops = _compiled()
     if loops is None or not can_compile(*tensors):

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from infoflow.entropy.density import smoothed_density
-from infoflow.entropy.loops import bin_powers, can_bin_powers
+from infoflow.entropy.loops import bin_powers, can_compile
 
 # Quadrature parameters. The grid step is STEP_RATIO * beta. A step of beta/2 is NOT enough: where
 # two clusters 3-8 beta apart meet, log p turns over on a scale beta^2/distance and the trapezoid
@@ -145,7 +145,7 @@ def _hermite_moments(coords: torch.Tensor, n_bins: int) -> torch.Tensor:
     offset from the bin centre in units of beta. On the CPU a compiled loop
     (:func:`infoflow.entropy.loops.bin_powers`) gives the same sums bit for bit, faster.
     """
-    if can_bin_powers(coords):
+    if can_compile(coords):
         return bin_powers(coords, n_bins, HERMITE_TERMS, STEP_RATIO)
     index = torch.round(coords)
     offset = (coords - index) * STEP_RATIO
